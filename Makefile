@@ -1,0 +1,57 @@
+# defi-sql: every target bootstraps what it needs (venv, packages, database).
+# `make help` lists them.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CLI    := $(BIN)/defi-sql
+
+.DEFAULT_GOAL := help
+.PHONY: help migrate rollback fresh status new seed db-stop test lint typecheck unit clean
+
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+migrate: $(STAMP) ## apply pending migrations (embedded PostgreSQL unless DATABASE_URL/DB_* is set)
+	@$(CLI) migrate $(args)
+
+rollback: $(STAMP) ## undo the last batch (args="--steps N" | "--to ID" | "--all")
+	@$(CLI) rollback $(args)
+
+fresh: $(STAMP) ## drop everything and migrate from scratch (args="--seed")
+	@$(CLI) fresh $(args)
+
+status: $(STAMP) ## list migrations: applied/pending, batch, time (args="--check")
+	@$(CLI) status $(args)
+
+new: $(STAMP) ## create the next migration: make new name=verb-object
+	@test -n "$(name)" || { echo "usage: make new name=verb-object (e.g. name=add-users-email)" >&2; exit 2; }
+	@$(CLI) new $(name)
+
+seed: $(STAMP) ## insert development data (args="--users N" for a large dataset)
+	@$(CLI) seed $(args)
+
+db-stop: $(STAMP) ## stop the embedded PostgreSQL server
+	@$(CLI) db stop
+
+lint: $(STAMP) ## ruff
+	@$(BIN)/ruff check defi_sql tests
+	@$(BIN)/ruff format --check defi_sql tests
+
+typecheck: $(STAMP) ## mypy --strict
+	@$(BIN)/mypy
+
+unit: $(STAMP) ## pytest only (args="-k name" to select)
+	@$(BIN)/pytest $(args)
+
+test: lint typecheck unit ## everything CI runs: lint, types, tests on PostgreSQL 16 and 18
+
+clean: ## remove the venv and caches (keeps the embedded server's data in .pgdata)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

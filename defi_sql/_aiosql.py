@@ -1,0 +1,33 @@
+"""The named queries, loaded once by aiosql.
+
+aiosql builds query methods at run time, invisible to type checkers (hence
+``Any`` here); typed facades in front of them are what the rest of the package
+and its users call.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import aiosql
+
+from defi_sql.paths import internal_sql_dir, queries_dir
+
+__all__ = ["internal_queries", "load_queries", "project_queries"]
+
+
+@functools.cache
+def load_queries(directory: Path) -> Any:
+    return aiosql.from_path(directory, "psycopg")
+
+
+def internal_queries() -> Any:
+    """defi-sql's own queries (``defi_sql/sql``): bookkeeping and catalog."""
+    return load_queries(internal_sql_dir())
+
+
+def project_queries() -> Any:
+    """The project's queries (``sql/queries``)."""
+    return load_queries(queries_dir())

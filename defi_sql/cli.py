@@ -1,0 +1,284 @@
+"""The ``defi-sql`` command line.
+
+The library raises sentences; this module prints them, once, at the edge: one
+line on stderr and exit status 1. A traceback means a bug in defi-sql.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from defi_sql import embedded
+from defi_sql.config import environment_name
+from defi_sql.connection import connect, scrub
+from defi_sql.errors import DefiSqlError, Refused
+from defi_sql.migrations import Migrator, create_migration
+from defi_sql.paths import migrations_dir
+from defi_sql.seed import seed_dev, seed_users
+from defi_sql.target import Target, resolve_target
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _migrator(target: Target) -> Migrator:
+    return Migrator(target.conninfo, report=_out)
+
+
+def _announce(target: Target) -> None:
+    _err(f"database: {target.display} ({target.source})")
+
+
+# -- migrations --------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    _announce(target)
+    with _migrator(target) as migrator:
+        if args.dry_run:
+            pending = migrator.migrate(dry_run=True)
+            _out(migrator.plan("apply", pending) if pending else "-- nothing to migrate")
+            return 0
+        applied = migrator.migrate()
+    _out(f"batch applied: {len(applied)} migration(s)" if applied else "nothing to migrate")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    _announce(target)
+    with _migrator(target) as migrator:
+        kwargs: dict[str, Any] = {"steps": args.steps, "to": args.to, "everything": args.all}
+        if args.dry_run:
+            ids = migrator.rollback(dry_run=True, **kwargs)
+            _out(migrator.plan("rollback", ids) if ids else "-- nothing to roll back")
+            return 0
+        undone = migrator.rollback(**kwargs)
+    _out(f"rolled back {len(undone)} migration(s)" if undone else "nothing to roll back")
+    return 0
+
+
+def cmd_fresh(args: argparse.Namespace) -> int:
+    env = environment_name()
+    if env == "production" and not args.force:
+        raise Refused(
+            "refusing to drop every table because DEFI_SQL_ENV=production; "
+            "pass --force if you really mean to wipe this database."
+        )
+    target = resolve_target()
+    _announce(target)
+    with _migrator(target) as migrator:
+        migrator.drop_everything()
+        applied = migrator.migrate()
+    _out(f"fresh: {len(applied)} migration(s) applied")
+    if args.seed:
+        with connect(target.conninfo) as conn:
+            seed_dev(conn)
+        _out("seeded development data")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    _announce(target)
+    with _migrator(target) as migrator:
+        states = migrator.status()
+    width = max((len(s.id) for s in states), default=10)
+    _out(f"{'MIGRATION':<{width}}  {'STATE':<12}  {'BATCH':>5}  APPLIED AT")
+    for s in states:
+        at = s.applied_at.strftime("%Y-%m-%d %H:%M:%S %Z") if s.applied_at else "-"
+        batch = str(s.batch) if s.batch is not None else "-"
+        _out(f"{s.id:<{width}}  {s.label:<12}  {batch:>5}  {at}")
+    pending = sum(1 for s in states if not s.applied)
+    edited = sum(1 for s in states if s.edited)
+    _out(f"{len(states) - pending} applied, {pending} pending, {edited} edited")
+    if args.check and (pending or edited):
+        _err(f"{pending} migration(s) pending and {edited} edited; run `defi-sql migrate`.")
+        return 1
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    forward, rollback = create_migration(args.name, migrations_dir())
+    _out(f"created {forward}")
+    _out(f"created {rollback}")
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    _announce(target)
+    with _migrator(target) as migrator:
+        repaired = migrator.repair(args.ids)
+    for mid in repaired:
+        _out(f"accepted the current content of {mid}")
+    if not repaired:
+        _out("no edited migration to repair")
+    return 0
+
+
+class _ProgressBar:
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self._stream = stream
+        self._label = label
+        self._last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total
+        if self._stream.isatty():
+            filled = int(fraction * 30)
+            bar = "#" * filled + "-" * (30 - filled)
+            end = "\n" if done >= total else ""
+            self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{end}")
+        elif int(fraction * 10) != self._last_decile:
+            self._last_decile = int(fraction * 10)
+            self._stream.write(f"{self._label}: {done}/{total} ({fraction:.0%})\n")
+        self._stream.flush()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    _announce(target)
+    with connect(target.conninfo) as conn:
+        if args.users is None:
+            seed_dev(conn)
+            _out("seeded development data")
+            return 0
+        added = seed_users(
+            conn,
+            args.users,
+            snapshots=args.snapshots,
+            progress=_ProgressBar(sys.stderr, "seeding users"),
+        )
+    _out(f"seeded {added} new user(s) with {args.snapshots} snapshot(s) each")
+    return 0
+
+
+# -- the embedded server ------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    action: str = args.action
+    if action == "start":
+        url = embedded.start()
+        _out(f"embedded PostgreSQL {embedded.pg_version()} is running: {url}")
+    elif action == "stop":
+        stopped = embedded.stop()
+        _out("stopped the embedded server" if stopped else "the embedded server is not running")
+    elif action == "status":
+        state = embedded.status()
+        _out(f"PostgreSQL {state.version} in {state.data_dir}")
+        if state.running:
+            _out(f"running (pid {state.pid}): {state.conninfo}")
+        else:
+            _out("not running (it starts on demand; `defi-sql db start` starts it now)")
+    elif action == "url":
+        _out(embedded.start())
+    elif action == "psql":
+        return _psql(resolve_target())
+    return 0
+
+
+def _psql(target: Target) -> int:
+    params = conninfo_to_dict(target.conninfo)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = str(password)  # never on the command line, where ps shows it
+    psql = str(embedded.psql_path())
+    sys.stdout.flush()
+    os.execve(psql, [psql, make_conninfo("", **params)], env)
+
+
+# -- parsing and the edge ------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="defi-sql",
+        description="Plain-SQL migrations for the DeFi assistant's PostgreSQL schema. "
+        "Uses DATABASE_URL, else DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_DATABASE "
+        "(environment, then .env), else an embedded PostgreSQL started on demand.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("migrate", cmd_migrate, "apply every pending migration as one batch")
+    p.add_argument("--dry-run", action="store_true", help="print the SQL it would run, run nothing")
+
+    p = command("rollback", cmd_rollback, "undo the last batch of migrations")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--steps", type=int, metavar="N", help="undo the last N migrations instead")
+    how.add_argument("--to", metavar="ID", help="undo every migration applied after ID")
+    how.add_argument("--all", action="store_true", help="undo every applied migration")
+    p.add_argument("--dry-run", action="store_true", help="print the SQL it would run, run nothing")
+
+    p = command("fresh", cmd_fresh, "drop every object of the schema and migrate from scratch")
+    p.add_argument("--seed", action="store_true", help="seed development data afterwards")
+    p.add_argument("--force", action="store_true", help="run even when DEFI_SQL_ENV=production")
+
+    p = command("status", cmd_status, "list migrations: applied or pending, batch, time, edits")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 while anything is pending or edited"
+    )
+
+    p = command("new", cmd_new, "create the next-numbered migration and its rollback")
+    p.add_argument("name", help="verb-object in kebab case, e.g. add-users-email")
+
+    p = command("seed", cmd_seed, "insert idempotent development data")
+    p.add_argument("--users", type=int, metavar="N", help="generate N realistic users instead")
+    p.add_argument(
+        "--snapshots", type=int, default=50, metavar="M", help="position snapshots per user (50)"
+    )
+
+    p = command("repair", cmd_repair, "accept the current content of edited, applied migrations")
+    p.add_argument(
+        "ids", nargs="*", metavar="ID", help="migrations to accept (default: all edited)"
+    )
+
+    p = command("db", cmd_db, "manage the embedded PostgreSQL server")
+    p.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except DefiSqlError as exc:
+        _err(f"defi-sql: error: {exc}")
+    except psycopg.Error as exc:
+        detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        url = os.environ.get("DATABASE_URL", "")
+        _err(f"defi-sql: database error: {scrub(detail, url) if url else detail}")
+    except KeyboardInterrupt:
+        _err("defi-sql: interrupted")
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

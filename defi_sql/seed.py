@@ -1,0 +1,55 @@
+"""Development and benchmark data (``defi-sql seed``).
+
+The SQL is in ``sql/queries/seed.sql``. Both seeds are idempotent: running
+them again adds nothing. Generated users are inserted in chunks, each in its
+own transaction, so an interrupted run keeps what it finished and a re-run
+completes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from defi_sql._aiosql import project_queries
+from defi_sql.errors import DefiSqlError
+
+__all__ = ["Progress", "seed_dev", "seed_users"]
+
+#: Called with (users done, users in total) after each chunk.
+Progress = Callable[[int, int], None]
+
+
+def seed_dev(conn: psycopg.Connection[Any]) -> None:
+    """The small hand-written dataset that exercises every table."""
+    with conn.transaction():
+        project_queries().seed_dev_data(conn)
+
+
+def seed_users(
+    conn: psycopg.Connection[Any],
+    users: int,
+    *,
+    snapshots: int = 50,
+    chunk: int = 200,
+    progress: Progress | None = None,
+) -> int:
+    """Generate ``users`` users with ``snapshots`` snapshots each; return how many were new."""
+    if users < 1:
+        raise DefiSqlError(f"--users must be 1 or more, not {users}.")
+    if snapshots < 1:
+        raise DefiSqlError(f"--snapshots must be 1 or more, not {snapshots}.")
+    added = 0
+    for first in range(1, users + 1, chunk):
+        count = min(chunk, users + 1 - first)
+        with conn.transaction():
+            added += int(
+                project_queries().seed_generated_users(
+                    conn, first=first, count=count, snapshots=snapshots
+                )
+            )
+        if progress is not None:
+            progress(first + count - 1, users)
+    return added

@@ -1,0 +1,92 @@
+-- A fingerprint of the current schema, read from the catalog: one row per
+-- object (kind, name, definition), in a stable order. Two schemas are the same
+-- when their fingerprints are equal. Migration bookkeeping (yoyo's tables and
+-- ours) is left out. Used by the rollback round-trip proof and by `check`.
+
+-- name: schema_fingerprint()
+-- Every table, column, constraint, index, trigger, function, type, view,
+-- sequence, policy and comment of the current schema.
+WITH ns AS (
+    SELECT current_schema()::regnamespace::oid AS oid
+), rel AS (
+    SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl
+      FROM pg_class AS c, ns
+     WHERE c.relnamespace = ns.oid
+       AND NOT starts_with(c.relname, '_yoyo_')
+       AND NOT starts_with(c.relname, 'yoyo_')
+       AND NOT starts_with(c.relname, '_defi_sql_')
+), items (kind, name, definition) AS (
+    SELECT 'relation', r.relname,
+           concat_ws(' ', 'kind=' || r.relkind, 'rls=' || r.relrowsecurity,
+                     'force_rls=' || r.relforcerowsecurity, 'acl=' || r.relacl::text,
+                     'comment=' || obj_description(r.oid, 'pg_class'))
+      FROM rel AS r
+     WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
+    UNION ALL
+    SELECT 'column', r.relname || '.' || a.attname,
+           concat_ws(' ', format_type(a.atttypid, a.atttypmod),
+                     CASE WHEN a.attnotnull THEN 'NOT NULL' END,
+                     'DEFAULT ' || pg_get_expr(d.adbin, d.adrelid),
+                     CASE a.attidentity WHEN 'a' THEN 'IDENTITY ALWAYS'
+                                        WHEN 'd' THEN 'IDENTITY BY DEFAULT' END,
+                     CASE WHEN a.attgenerated <> '' THEN 'GENERATED' END,
+                     'position=' || a.attnum,
+                     'comment=' || col_description(r.oid, a.attnum))
+      FROM rel AS r
+      JOIN pg_attribute AS a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_attrdef AS d ON d.adrelid = r.oid AND d.adnum = a.attnum
+     WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
+    UNION ALL
+    SELECT 'constraint', r.relname || '.' || con.conname,
+           concat_ws(' ', pg_get_constraintdef(con.oid),
+                     'comment=' || obj_description(con.oid, 'pg_constraint'))
+      FROM rel AS r
+      JOIN pg_constraint AS con ON con.conrelid = r.oid
+    UNION ALL
+    SELECT 'index', r.relname,
+           concat_ws(' ', pg_get_indexdef(r.oid),
+                     'comment=' || obj_description(r.oid, 'pg_class'))
+      FROM rel AS r
+     WHERE r.relkind IN ('i', 'I')
+    UNION ALL
+    SELECT 'sequence', r.relname,
+           concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+                     s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
+      FROM rel AS r
+      JOIN pg_sequence AS s ON s.seqrelid = r.oid
+    UNION ALL
+    SELECT 'view', r.relname, pg_get_viewdef(r.oid)
+      FROM rel AS r
+     WHERE r.relkind IN ('v', 'm')
+    UNION ALL
+    SELECT 'trigger', r.relname || '.' || t.tgname,
+           concat_ws(' ', pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled,
+                     'comment=' || obj_description(t.oid, 'pg_trigger'))
+      FROM rel AS r
+      JOIN pg_trigger AS t ON t.tgrelid = r.oid AND NOT t.tgisinternal
+    UNION ALL
+    SELECT 'policy', r.relname || '.' || p.polname,
+           concat_ws(' ', p.polcmd, p.polpermissive, p.polroles::text,
+                     'using=' || pg_get_expr(p.polqual, p.polrelid),
+                     'check=' || pg_get_expr(p.polwithcheck, p.polrelid))
+      FROM rel AS r
+      JOIN pg_policy AS p ON p.polrelid = r.oid
+    UNION ALL
+    SELECT 'function', p.oid::regprocedure::text,
+           concat_ws(' ', pg_get_functiondef(p.oid), 'acl=' || p.proacl::text,
+                     'comment=' || obj_description(p.oid, 'pg_proc'))
+      FROM pg_proc AS p, ns
+     WHERE p.pronamespace = ns.oid AND p.prokind IN ('f', 'p')
+    UNION ALL
+    SELECT 'type', t.typname,
+           concat_ws(' ', t.typtype,
+                     (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+                        FROM pg_enum AS e WHERE e.enumtypid = t.oid),
+                     CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+                     'comment=' || obj_description(t.oid, 'pg_type'))
+      FROM pg_type AS t, ns
+     WHERE t.typnamespace = ns.oid AND t.typtype IN ('e', 'd', 'r')
+)
+SELECT kind, name, definition
+  FROM items
+ ORDER BY kind, name, definition;

@@ -1,0 +1,3 @@
+-- Drop the signals table (with its indexes and comments).
+
+DROP TABLE signals;

@@ -1,0 +1,3 @@
+-- Drop the positions table (with its indexes, triggers and comments).
+
+DROP TABLE positions;

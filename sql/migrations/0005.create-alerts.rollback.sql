@@ -1,0 +1,3 @@
+-- Drop the alerts table (with its indexes and comments).
+
+DROP TABLE alerts;

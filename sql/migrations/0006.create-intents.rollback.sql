@@ -1,0 +1,3 @@
+-- Drop the intents table (with its indexes, trigger and comments).
+
+DROP TABLE intents;

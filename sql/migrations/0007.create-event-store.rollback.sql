@@ -1,0 +1,9 @@
+-- Drop the event store, its archive and the functions created by 0007.create-event-store.
+
+DROP FUNCTION archive_events(timestamptz);
+
+DROP TABLE event_store_archive;
+
+DROP TABLE event_store;
+
+DROP FUNCTION event_store_forbid_change();
