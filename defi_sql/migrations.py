@@ -83,15 +83,19 @@ class MigrationState:
 
 
 class _TracingCursor:
-    """Remembers the last statement sent, so a failure can name its line."""
+    """Remembers the first statement that failed, so the error can name its line."""
 
     def __init__(self, cursor: psycopg.Cursor[Any], backend: _Backend) -> None:
         self._cursor = cursor
         self._backend = backend
 
     def execute(self, query: Any, params: Any = None) -> Any:
-        self._backend.last_statement = query if isinstance(query, str) else None
-        return self._cursor.execute(query, params)
+        try:
+            return self._cursor.execute(query, params)
+        except psycopg.Error:
+            if self._backend.failed_statement is None and isinstance(query, str):
+                self._backend.failed_statement = query
+            raise
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
@@ -100,7 +104,7 @@ class _TracingCursor:
 class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
     """yoyo's psycopg 3 backend on our connection, without yoyo's lock row."""
 
-    last_statement: str | None = None
+    failed_statement: str | None = None
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
@@ -358,6 +362,7 @@ class Migrator:
         backend = self.backend
         queries = internal_queries()
         started = time.perf_counter()
+        backend.failed_statement = None
 
         def bookkeeping() -> None:
             backend.log_migration(migration, direction)
@@ -395,7 +400,7 @@ class Migrator:
         if direction == "rollback":
             path = path.with_suffix(".rollback.sql")
         diag = exc.diag
-        line = _line_of(path, self.backend.last_statement, diag.statement_position)
+        line = _line_of(path, self.backend.failed_statement, diag.statement_position)
         where = f"{_display(path)}:{line}" if line else _display(path)
         reason = diag.message_primary or str(exc).strip().splitlines()[0]
         state = f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""

@@ -17,8 +17,8 @@ WITH ns AS (
        AND NOT starts_with(c.relname, '_defi_sql_')
 ), items (kind, name, definition) AS (
     SELECT 'relation', r.relname,
-           concat_ws(' ', 'kind=' || r.relkind, 'rls=' || r.relrowsecurity,
-                     'force_rls=' || r.relforcerowsecurity, 'acl=' || r.relacl::text,
+           concat_ws(' ', 'kind=' || r.relkind::text, 'rls=' || r.relrowsecurity::text,
+                     'force_rls=' || r.relforcerowsecurity::text, 'acl=' || r.relacl::text,
                      'comment=' || obj_description(r.oid, 'pg_class'))
       FROM rel AS r
      WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
@@ -30,7 +30,7 @@ WITH ns AS (
                      CASE a.attidentity WHEN 'a' THEN 'IDENTITY ALWAYS'
                                         WHEN 'd' THEN 'IDENTITY BY DEFAULT' END,
                      CASE WHEN a.attgenerated <> '' THEN 'GENERATED' END,
-                     'position=' || a.attnum,
+                     'position=' || a.attnum::text,
                      'comment=' || col_description(r.oid, a.attnum))
       FROM rel AS r
       JOIN pg_attribute AS a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -60,7 +60,7 @@ WITH ns AS (
      WHERE r.relkind IN ('v', 'm')
     UNION ALL
     SELECT 'trigger', r.relname || '.' || t.tgname,
-           concat_ws(' ', pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled,
+           concat_ws(' ', pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled::text,
                      'comment=' || obj_description(t.oid, 'pg_trigger'))
       FROM rel AS r
       JOIN pg_trigger AS t ON t.tgrelid = r.oid AND NOT t.tgisinternal

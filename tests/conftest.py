@@ -1,0 +1,137 @@
+"""Real PostgreSQL for every test, never a mock.
+
+By default each session starts embedded servers (PostgreSQL 16 and 18, from
+``DEFI_SQL_TEST_PG_VERSIONS``) in a temporary folder; with
+``TEST_DATABASE_URL`` it uses that server instead. On each server a template
+database is migrated once by our own migration code, and every test that asks
+for ``db_url`` gets a fresh clone of it (pytest-postgresql's janitor), dropped
+afterwards. ``empty_db_url`` is a fresh database with no migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from defi_sql import embedded
+from defi_sql.migrations import Migrator
+from defi_sql.paths import migrations_dir
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEMPLATE = "defi_sql_template"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server and a conninfo for its maintenance database."""
+
+    name: str
+    admin: str
+
+    def url(self, dbname: str) -> str:
+        params = conninfo_to_dict(self.admin)
+        params["dbname"] = dbname
+        return make_conninfo("", **params)
+
+    def janitor(self, dbname: str, template: str | None = None) -> DatabaseJanitor:
+        params = conninfo_to_dict(self.admin)
+        return DatabaseJanitor(
+            user=str(params.get("user") or "postgres"),
+            host=str(params.get("host") or "localhost"),
+            port=str(params.get("port") or 5432),
+            password=params.get("password"),
+            dbname=dbname,
+            template_dbname=template,
+            maintenance_dbname=str(params.get("dbname") or "postgres"),
+        )
+
+
+def _server_params() -> list[str]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return ["external"]
+    raw = os.environ.get("DEFI_SQL_TEST_PG_VERSIONS", "16,18")
+    return [f"pg{v.strip()}" for v in raw.split(",") if v.strip()]
+
+
+@pytest.fixture(scope="session", params=_server_params())
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    name: str = request.param
+    if name == "external":
+        yield Server(name, os.environ["TEST_DATABASE_URL"])
+        return
+    version = int(name.removeprefix("pg"))
+    root = tmp_path_factory.mktemp(f"server-{name}")
+    admin = embedded.start(version, database="postgres", root=root)
+    yield Server(name, admin)
+    embedded.stop(version, root=root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template(server: Server) -> Iterator[str]:
+    """A database migrated once per server by our own code; tests clone it."""
+    janitor = server.janitor(f"{TEMPLATE}_{uuid.uuid4().hex[:8]}")
+    janitor.init()
+    with Migrator(server.url(janitor.dbname)) as migrator:
+        migrator.migrate()
+    yield janitor.dbname
+    janitor.drop()
+
+
+def _fresh_database(server: Server, template: str | None) -> Iterator[str]:
+    janitor = server.janitor(f"test_{uuid.uuid4().hex[:12]}", template)
+    janitor.init()
+    try:
+        yield server.url(janitor.dbname)
+    finally:
+        janitor.drop()
+
+
+@pytest.fixture
+def db_url(server: Server, template: str) -> Iterator[str]:
+    """A fresh clone of the migrated template."""
+    yield from _fresh_database(server, template)
+
+
+@pytest.fixture
+def empty_db_url(server: Server) -> Iterator[str]:
+    """A fresh database without any migration."""
+    yield from _fresh_database(server, None)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to a fresh migrated database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    """A writable copy of the real sql/migrations."""
+    target = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), target)
+    return target
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No database settings from the environment or a .env; cwd is an empty folder."""
+    for name in ("DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_DATABASE",
+                 "DEFI_SQL_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return workdir
