@@ -41,8 +41,9 @@ def _migrator(target: Target) -> Migrator:
     return Migrator(target.conninfo, report=_out)
 
 
-def _announce(target: Target) -> None:
-    _err(f"database: {target.display} ({target.source})")
+def _announce(target: Target, *, as_sql_comment: bool = False) -> None:
+    """Say which database is used, once connected (a SQL comment in dry-run output)."""
+    _out(f"{'-- ' if as_sql_comment else ''}database: {target.display} ({target.source})")
 
 
 # -- migrations --------------------------------------------------------------
@@ -50,8 +51,8 @@ def _announce(target: Target) -> None:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     target = resolve_target()
-    _announce(target)
     with _migrator(target) as migrator:
+        _announce(target, as_sql_comment=args.dry_run)
         if args.dry_run:
             pending = migrator.migrate(dry_run=True)
             _out(migrator.plan("apply", pending) if pending else "-- nothing to migrate")
@@ -63,8 +64,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     target = resolve_target()
-    _announce(target)
     with _migrator(target) as migrator:
+        _announce(target, as_sql_comment=args.dry_run)
         kwargs: dict[str, Any] = {"steps": args.steps, "to": args.to, "everything": args.all}
         if args.dry_run:
             ids = migrator.rollback(dry_run=True, **kwargs)
@@ -83,8 +84,8 @@ def cmd_fresh(args: argparse.Namespace) -> int:
             "pass --force if you really mean to wipe this database."
         )
     target = resolve_target()
-    _announce(target)
     with _migrator(target) as migrator:
+        _announce(target)
         migrator.drop_everything()
         applied = migrator.migrate()
     _out(f"fresh: {len(applied)} migration(s) applied")
@@ -97,8 +98,8 @@ def cmd_fresh(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     target = resolve_target()
-    _announce(target)
     with _migrator(target) as migrator:
+        _announce(target)
         states = migrator.status()
     width = max((len(s.id) for s in states), default=10)
     _out(f"{'MIGRATION':<{width}}  {'STATE':<12}  {'BATCH':>5}  APPLIED AT")
@@ -124,8 +125,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     target = resolve_target()
-    _announce(target)
     with _migrator(target) as migrator:
+        _announce(target)
         repaired = migrator.repair(args.ids)
     for mid in repaired:
         _out(f"accepted the current content of {mid}")
@@ -155,8 +156,8 @@ class _ProgressBar:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     target = resolve_target()
-    _announce(target)
     with connect(target.conninfo) as conn:
+        _announce(target)
         if args.users is None:
             seed_dev(conn)
             _out("seeded development data")

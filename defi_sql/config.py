@@ -78,7 +78,8 @@ def _from_url(url: str, source: str) -> DatabaseSettings:
     for driver_scheme in _DRIVER_SCHEMES:
         if url.startswith(driver_scheme):
             url = "postgresql://" + url[len(driver_scheme) :]
-    if not url.startswith(_SCHEMES):
+    is_keyword_form = "=" in url and "://" not in url  # libpq's "host=... dbname=..."
+    if not url.startswith(_SCHEMES) and not is_keyword_form:
         raise ConfigError(
             f"{source} does not start with postgresql://; "
             "write it as postgresql://user:password@host:5432/database."

@@ -65,7 +65,9 @@ def _server_params() -> list[str]:
 
 
 @pytest.fixture(scope="session", params=_server_params())
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     name: str = request.param
     if name == "external":
         yield Server(name, os.environ["TEST_DATABASE_URL"])
@@ -128,8 +130,15 @@ def migrations_copy(tmp_path: Path) -> Path:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No database settings from the environment or a .env; cwd is an empty folder."""
-    for name in ("DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_DATABASE",
-                 "DEFI_SQL_ENV"):
+    for name in (
+        "DATABASE_URL",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_USER",
+        "DB_PASSWORD",
+        "DB_DATABASE",
+        "DEFI_SQL_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     workdir = tmp_path / "work"
     workdir.mkdir()

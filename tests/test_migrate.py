@@ -75,7 +75,9 @@ def test_rollback_refuses_bad_targets_and_changes_nothing(empty_db_url: str) -> 
         with pytest.raises(MigrationError, match=r"--steps must be 1 or more, not 0\."):
             m.rollback(steps=0)
         m.rollback(steps=1)
-        with pytest.raises(MigrationError, match=rf"^{ALL[-1]} is not applied, so there is nothing"):
+        with pytest.raises(
+            MigrationError, match=rf"^{ALL[-1]} is not applied, so there is nothing"
+        ):
             m.rollback(to=ALL[-1])
         assert m.pending() == [ALL[-1]]
 
@@ -96,13 +98,13 @@ def test_a_failing_migration_leaves_the_database_at_the_last_good_one(
     empty_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(FIXTURES.parent.parent)  # paths in messages are relative to the cwd
-    with Migrator(empty_db_url, directory=FIXTURES / "broken") as m:
+    with Migrator(empty_db_url, directory=FIXTURES / "broken" / "migrations") as m:
         with pytest.raises(MigrationFailed) as caught:
             m.migrate()
         status = {s.id: s.label for s in m.status()}
     error = caught.value
     assert str(error) == (
-        "tests/fixtures/broken/0002.add-broken-column.sql:8: "
+        "tests/fixtures/broken/migrations/0002.add-broken-column.sql:8: "
         'column "nmae" of relation "things" does not exist (SQLSTATE 42703); nothing of '
         "0002.add-broken-column was applied and the database stays at the last good "
         "migration; fix the file and run the command again."
@@ -130,7 +132,9 @@ def test_an_edited_migration_is_flagged_and_blocks_migrate(
     edited = migrations_copy / f"{ALL[1]}.sql"
     edited.write_text(edited.read_text() + "\n-- a harmless edit is still an edit\n")
     new_forward, _ = create_migration("add-users-nickname", migrations_copy)
-    new_forward.write_text(new_forward.read_text() + "ALTER TABLE users ADD COLUMN nickname text;\n")
+    new_forward.write_text(
+        new_forward.read_text() + "ALTER TABLE users ADD COLUMN nickname text;\n"
+    )
     with Migrator(empty_db_url, directory=migrations_copy) as m:
         assert {s.id: s.label for s in m.status()}[ALL[1]] == "edited"
         with pytest.raises(EditedMigration) as caught:
@@ -157,7 +161,7 @@ def test_line_endings_do_not_count_as_an_edit(empty_db_url: str, migrations_copy
 
 
 def test_repair_rejects_an_unknown_id(empty_db_url: str) -> None:
-    with Migrator(empty_db_url) as m, pytest.raises(UnknownMigration, match="'0042.nope'"):
+    with Migrator(empty_db_url) as m, pytest.raises(UnknownMigration, match=r"'0042\.nope'"):
         m.repair(["0042.nope"])
 
 
@@ -176,7 +180,11 @@ def test_drop_everything_removes_hand_made_objects_too(db_url: str) -> None:
             ).fetchall()
             # only the bookkeeping (yoyo's and ours) is there, made anew and empty
             assert [t for (t,) in tables] == [
-                "_defi_sql_migration", "_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"
+                "_defi_sql_migration",
+                "_yoyo_log",
+                "_yoyo_migration",
+                "_yoyo_version",
+                "yoyo_lock",
             ]
         assert m.migrate() == ALL
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -50,6 +51,6 @@ def test_numbers_are_unique_and_contiguous() -> None:
 
 def test_each_migration_depends_on_the_one_before() -> None:
     migrations = list(read_migrations(str(migrations_dir())))
-    for previous, current in zip(migrations, migrations[1:], strict=False):
+    for previous, current in itertools.pairwise(migrations):
         current.load()
         assert {m.id for m in current.depends} == {previous.id}, current.id
