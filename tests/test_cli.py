@@ -204,8 +204,8 @@ def test_database_errors_name_file_and_line(empty_db_url: str) -> None:
     assert result.stderr == (
         "defi-sql: error: tests/fixtures/broken/migrations/0002.add-broken-column.sql:8: "
         'column "nmae" of relation "things" does not exist (SQLSTATE 42703); '
-        "nothing of 0002.add-broken-column was applied and the database stays at the last good migration; fix the file and run "
-        "the command again.\n"
+        "nothing of 0002.add-broken-column was applied and the database stays at the last "
+        "good migration; fix the file and run the command again.\n"
     )
     assert result.stdout.splitlines()[1].startswith("applied 0001.create-things (")
 
