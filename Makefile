@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CLI    := $(BIN)/defi-sql
 
 .DEFAULT_GOAL := help
-.PHONY: help migrate rollback fresh status new seed db-stop test lint typecheck unit clean
+.PHONY: help migrate rollback fresh status new seed db-stop test lint typecheck pytest clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,10 +48,10 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy --strict
 	@$(BIN)/mypy
 
-unit: $(STAMP) ## pytest only (args="-k name" to select)
+pytest: $(STAMP) ## the test suite only (args="-k name" to select)
 	@$(BIN)/pytest $(args)
 
-test: lint typecheck unit ## everything CI runs: lint, types, tests on PostgreSQL 16 and 18
+test: lint typecheck pytest ## everything CI runs: lint, types, tests on PostgreSQL 16 and 18
 
 clean: ## remove the venv and caches (keeps the embedded server's data in .pgdata)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

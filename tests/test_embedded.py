@@ -1,0 +1,81 @@
+"""The embedded server: started on demand, left running, managed by `defi-sql db`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from defi_sql import embedded
+from defi_sql.cli import main
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def data_dir(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "pgdata"
+    monkeypatch.setenv("DEFI_SQL_DATA_DIR", str(root))
+    monkeypatch.setenv("DEFI_SQL_PG_VERSION", "18")
+    yield root
+    embedded.stop(18, root=root)
+
+
+def test_db_commands_and_migrate_on_the_embedded_server(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "status"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"PostgreSQL 18 in {data_dir / 'pg18'}",
+        "not running (it starts on demand; `defi-sql db start` starts it now)",
+    ]
+
+    assert main(["migrate"]) == 0  # nothing configured: the embedded server starts on demand
+    out = capsys.readouterr().out
+    url = f"postgresql://postgres@/defi_assistant?host={data_dir / 'pg18'}"
+    assert out.splitlines()[0] == f"database: {url} (embedded PostgreSQL 18)"
+    assert out.splitlines()[-1].startswith("batch applied: ")
+
+    assert main(["db", "url"]) == 0
+    assert (
+        capsys.readouterr().out
+        == f"postgresql://postgres:@/defi_assistant?host={data_dir / 'pg18'}\n"
+    )
+    assert main(["db", "status"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("running (pid ")
+
+    env = {**os.environ, "DEFI_SQL_DATA_DIR": str(data_dir), "DEFI_SQL_PG_VERSION": "18"}
+    env.pop("DATABASE_URL", None)
+    psql = subprocess.run(
+        [sys.executable, "-m", "defi_sql", "db", "psql"],
+        input="SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'public';\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert psql.returncode == 0, psql.stderr
+    assert " tables \n--------\n     12\n(1 row)" in psql.stdout  # 7 of ours + 5 bookkeeping
+
+    assert main(["db", "stop"]) == 0
+    assert capsys.readouterr().out == "stopped the embedded server\n"
+    assert main(["db", "stop"]) == 0
+    assert capsys.readouterr().out == "the embedded server is not running\n"
+    assert not embedded.status(18, root=data_dir).running
+
+
+def test_unsupported_version_is_a_one_line_error(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DEFI_SQL_PG_VERSION", "15")
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "defi-sql: error: DEFI_SQL_PG_VERSION='15' is not supported; use one of 16, 18.\n"
+    )
+    assert not data_dir.exists()
