@@ -246,7 +246,9 @@ class Migrator:
 
     def status(self) -> list[MigrationState]:
         """Every migration with applied/pending, batch, time applied and edits."""
-        migrations = self._read()
+        return self._states(self._read())
+
+    def _states(self, migrations: Any) -> list[MigrationState]:
         applied = set(self.backend.get_applied_migration_hashes())
         recorded = self._recorded()
         states = []
@@ -269,8 +271,8 @@ class Migrator:
                 states.append(MigrationState(mid, None, True, batch, at, edited=False))
         return states
 
-    def _refuse_edited(self) -> None:
-        edited = [s.id for s in self.status() if s.edited]
+    def _refuse_edited(self, migrations: Any) -> None:
+        edited = [s.id for s in self._states(migrations) if s.edited]
         if edited:
             names = ", ".join(edited)
             raise EditedMigration(
@@ -299,8 +301,8 @@ class Migrator:
 
     def migrate(self, *, dry_run: bool = False) -> list[str]:
         """Apply every pending migration as one batch; return their ids."""
-        self._refuse_edited()
         migrations = self._read()
+        self._refuse_edited(migrations)
         pending = list(self.backend.to_apply(migrations))
         if dry_run or not pending:
             return [m.id for m in pending]

@@ -217,3 +217,49 @@ def test_unknown_migration_id(db_url: str) -> None:
         "defi-sql: error: there is no migration '0099.create-nothing' in sql/migrations; "
         "`defi-sql status` lists them."
     )
+
+
+def test_seed_generates_users_with_progress(
+    use_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(["seed", "--users", "450", "--snapshots", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "seeded 450 new user(s) with 2 snapshot(s) each"
+    assert err.splitlines() == [
+        "seeding users: 200/450 (44%)",
+        "seeding users: 400/450 (89%)",
+        "seeding users: 450/450 (100%)",
+    ]
+    assert main(["seed", "--users", "450", "--snapshots", "2"]) == 0
+    assert (
+        capsys.readouterr().out.splitlines()[-1] == "seeded 0 new user(s) with 2 snapshot(s) each"
+    )
+    assert main(["seed", "--users", "0"]) == 1
+    assert capsys.readouterr().err == "defi-sql: error: --users must be 1 or more, not 0.\n"
+
+
+def test_repair_accepts_an_edited_migration(
+    use_db: str,
+    migrations_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DEFI_SQL_SQL_DIR", str(migrations_copy.parent))
+    assert main(["migrate"]) == 0
+    edited = migrations_copy / f"{ALL[0]}.sql"
+    edited.write_text(edited.read_text() + "-- reworded\n")
+    capsys.readouterr()
+    assert main(["status", "--check"]) == 1
+    out, _ = capsys.readouterr()
+    assert f"{ALL[0]:<26}  edited " in out
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"defi-sql: error: applied migration {ALL[0]} changed on disk since it was applied;"
+    )
+    assert main(["repair"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"accepted the current content of {ALL[0]}"
+    assert main(["repair"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no edited migration to repair"
+    assert main(["status", "--check"]) == 0

@@ -40,6 +40,11 @@ def test_db_commands_and_migrate_on_the_embedded_server(
     assert out.splitlines()[0] == f"database: {url} (embedded PostgreSQL 18)"
     assert out.splitlines()[-1].startswith("batch applied: ")
 
+    assert main(["db", "start"]) == 0  # already running: finds it
+    assert capsys.readouterr().out == (
+        f"embedded PostgreSQL 18 is running: postgresql://postgres:@/defi_assistant?host="
+        f"{data_dir / 'pg18'}\n"
+    )
     assert main(["db", "url"]) == 0
     assert (
         capsys.readouterr().out
