@@ -407,7 +407,12 @@ INTENT_STATUSES = ("active", "triggered", "executed", "cancelled", "failed", "ex
 @pytest.mark.parametrize(
     "overrides",
     [
-        *(pytest.param({"status": s}, id=f"status-{s}") for s in INTENT_STATUSES),
+        *(pytest.param({"status": s}, id=f"status-{s}") for s in INTENT_STATUSES[3:]),
+        pytest.param({"status": "active"}, id="status-active"),
+        pytest.param({"status": "triggered", "triggered_at": T0}, id="status-triggered"),
+        pytest.param(
+            {"status": "executed", "triggered_at": T0, "executed_at": T0}, id="status-executed"
+        ),
         pytest.param({"protocol": "aave-v3", "chain_id": 1}, id="scoped"),
         pytest.param({"condition": Jsonb({}), "action": Jsonb({})}, id="empty-objects"),
     ],
@@ -421,6 +426,14 @@ def test_intent(db: Conn, overrides: dict[str, Any]) -> None:
     [
         pytest.param({"status": "ACTIVE"}, "intents_status_check", id="status-upper"),
         pytest.param({"status": "done"}, "intents_status_check", id="status-done"),
+        pytest.param(
+            {"status": "triggered"}, "intents_triggered_has_triggered_at", id="triggered-no-time"
+        ),
+        pytest.param(
+            {"status": "executed", "triggered_at": T0},
+            "intents_executed_has_executed_at",
+            id="executed-no-time",
+        ),
         pytest.param({"condition": Jsonb([])}, "intents_condition_check", id="condition-array"),
         pytest.param({"condition": Jsonb(1)}, "intents_condition_check", id="condition-number"),
         pytest.param({"action": Jsonb("repay")}, "intents_action_check", id="action-string"),
@@ -555,6 +568,28 @@ def test_archive_events_leaves_delete_forbidden(db: Conn) -> None:
             db.execute("DELETE FROM event_store WHERE position = %s", (recent["position"],))
     assert exc.value.diag.message_primary == APPEND_ONLY
     assert db.execute("SELECT position FROM event_store").fetchall() == [(recent["position"],)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("UPDATE event_store_archive SET event_type = 'Rewritten'", id="update"),
+        pytest.param("DELETE FROM event_store_archive", id="delete"),
+        pytest.param("TRUNCATE event_store_archive", id="truncate"),
+    ],
+)
+def test_archive_is_append_only_even_while_archiving(db: Conn, statement: str) -> None:
+    append_event(db, recorded_at=T0)
+    assert db.execute("SELECT archive_events(%s)", (T0 + timedelta(days=1),)).fetchone() == (1,)
+    with pytest.raises(errors.RestrictViolation) as exc, db.transaction():
+        db.execute("SELECT set_config('defi_sql.archiving', 'on', true)")
+        db.execute(statement)
+    assert exc.value.diag.message_primary == (
+        "event_store_archive is append-only: events cannot be updated or deleted"
+    )
+    assert db.execute("SELECT event_type FROM event_store_archive").fetchall() == [
+        ("IntentCreated",)
+    ]
 
 
 def test_archive_events_null_cutoff(db: Conn) -> None:

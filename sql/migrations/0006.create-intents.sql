@@ -24,6 +24,12 @@ CREATE TABLE intents (
     CONSTRAINT intents_action_check CHECK (jsonb_typeof(action) = 'object'),
     CONSTRAINT intents_status_check CHECK (
         status IN ('active', 'triggered', 'executed', 'cancelled', 'failed', 'expired')
+    ),
+    CONSTRAINT intents_triggered_has_triggered_at CHECK (
+        status <> 'triggered' OR triggered_at IS NOT NULL
+    ),
+    CONSTRAINT intents_executed_has_executed_at CHECK (
+        status <> 'executed' OR executed_at IS NOT NULL
     )
 );
 

@@ -79,6 +79,10 @@ COMMENT ON TABLE event_store_archive IS
     'Events moved out of event_store by archive_events(cutoff); same columns and values as in event_store (including position) plus archived_at.';
 COMMENT ON COLUMN event_store_archive.position IS
     'The event''s original event_store.position (not regenerated).';
+COMMENT ON COLUMN event_store_archive.payload IS
+    'The event''s original event_store.payload (JSON object).';
+COMMENT ON COLUMN event_store_archive.metadata IS
+    'The event''s original event_store.metadata (JSON object).';
 COMMENT ON COLUMN event_store_archive.archived_at IS
     'When archive_events() moved the event here (transaction start time).';
 
@@ -89,20 +93,21 @@ AS $$
 BEGIN
     -- archive_events() sets defi_sql.archiving = 'on' (transaction-local)
     -- while it moves rows; only its DELETEs are let through.
-    IF TG_OP = 'DELETE' AND current_setting('defi_sql.archiving', true) = 'on' THEN
+    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'event_store'
+       AND current_setting('defi_sql.archiving', true) = 'on' THEN
         RETURN OLD;
     END IF;
 
     RAISE EXCEPTION USING
         ERRCODE = 'restrict_violation',
-        MESSAGE = 'event_store is append-only: events cannot be updated or deleted',
+        MESSAGE = format('%I is append-only: events cannot be updated or deleted', TG_TABLE_NAME),
         DETAIL  = format('%s on %I was rejected.', TG_OP, TG_TABLE_NAME),
         HINT    = 'archive old events with SELECT archive_events(cutoff)';
 END;
 $$;
 
 COMMENT ON FUNCTION event_store_forbid_change() IS
-    'Trigger function that makes event_store append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
+    'Trigger function that makes event_store and event_store_archive append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE from event_store while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
 
 CREATE TRIGGER event_store_forbid_update_delete
     BEFORE UPDATE OR DELETE ON event_store
@@ -119,6 +124,22 @@ CREATE TRIGGER event_store_forbid_truncate
 
 COMMENT ON TRIGGER event_store_forbid_truncate ON event_store IS
     'Rejects TRUNCATE of event_store, without exception.';
+
+CREATE TRIGGER event_store_archive_forbid_update_delete
+    BEFORE UPDATE OR DELETE ON event_store_archive
+    FOR EACH ROW
+    EXECUTE FUNCTION event_store_forbid_change();
+
+COMMENT ON TRIGGER event_store_archive_forbid_update_delete ON event_store_archive IS
+    'Archived history is append-only too: rejects UPDATE and DELETE, without exception.';
+
+CREATE TRIGGER event_store_archive_forbid_truncate
+    BEFORE TRUNCATE ON event_store_archive
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION event_store_forbid_change();
+
+COMMENT ON TRIGGER event_store_archive_forbid_truncate ON event_store_archive IS
+    'Rejects TRUNCATE of event_store_archive, without exception.';
 
 CREATE FUNCTION archive_events(cutoff timestamptz)
 RETURNS bigint
