@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,6 +127,25 @@ def migrations_copy(tmp_path: Path) -> Path:
     target = tmp_path / "migrations"
     shutil.copytree(migrations_dir(), target)
     return target
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, the way a person runs it: no database settings
+    inherited from this process, only those in ``env``."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
+    child_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "defi_sql", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -13,26 +10,9 @@ import pytest
 from defi_sql.cli import build_parser, main
 from defi_sql.paths import migrations_dir
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, cli
 
 ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
-) -> subprocess.CompletedProcess[str]:
-    """The installed CLI in a child process, the way a person runs it."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "defi_sql", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -190,14 +170,14 @@ def test_every_command_has_help() -> None:
 def test_errors_are_one_line_without_traceback(
     args: list[str], env: dict[str, str], message: str
 ) -> None:
-    result = run(*args, env=env)
+    result = cli(*args, env=env)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr == message + "\n"
 
 
 def test_database_errors_name_file_and_line(empty_db_url: str) -> None:
-    result = run(
+    result = cli(
         "migrate", env={"DATABASE_URL": empty_db_url, "DEFI_SQL_SQL_DIR": str(FIXTURES / "broken")}
     )
     assert result.returncode == 1
@@ -211,7 +191,7 @@ def test_database_errors_name_file_and_line(empty_db_url: str) -> None:
 
 
 def test_unknown_migration_id(db_url: str) -> None:
-    result = run("rollback", "--to", "0099.create-nothing", env={"DATABASE_URL": db_url})
+    result = cli("rollback", "--to", "0099.create-nothing", env={"DATABASE_URL": db_url})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
         "defi-sql: error: there is no migration '0099.create-nothing' in sql/migrations; "

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from defi_sql import embedded
 from defi_sql.cli import main
 
-from .conftest import REPO
+from .conftest import cli
 
 
 @pytest.fixture
@@ -53,17 +50,11 @@ def test_db_commands_and_migrate_on_the_embedded_server(
     assert main(["db", "status"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("running (pid ")
 
-    env = {**os.environ, "DEFI_SQL_DATA_DIR": str(data_dir), "DEFI_SQL_PG_VERSION": "18"}
-    env.pop("DATABASE_URL", None)
-    psql = subprocess.run(
-        [sys.executable, "-m", "defi_sql", "db", "psql"],
-        input="SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'public';\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-        check=False,
+    psql = cli(
+        "db",
+        "psql",
+        env={"DEFI_SQL_DATA_DIR": str(data_dir), "DEFI_SQL_PG_VERSION": "18"},
+        stdin="SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'public';\n",
     )
     assert psql.returncode == 0, psql.stderr
     assert " tables \n--------\n     12\n(1 row)" in psql.stdout  # 7 of ours + 5 bookkeeping
