@@ -14,18 +14,28 @@ callers that only know Python's own exceptions still catch it::
           +-- EditedMigration               an applied file changed on disk
           +-- MigrationLocked (TimeoutError)    another migrate holds the lock
           +-- Refused (PermissionError)     e.g. `fresh` in production
+     +-- QueryError                         a query function could not do its work
+          +-- NotFound (LookupError)        the row asked for does not exist
+          +-- InvalidInput (ValueError)     rejected before any write
+          +-- Conflict                      a constraint refused the write (its name)
+               +-- ConcurrencyConflict      another writer got there first; retry
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConcurrencyConflict",
     "ConfigError",
+    "Conflict",
     "DatabaseUnavailable",
     "DefiSqlError",
     "EditedMigration",
+    "InvalidInput",
     "MigrationError",
     "MigrationFailed",
     "MigrationLocked",
+    "NotFound",
+    "QueryError",
     "Refused",
     "UnknownMigration",
 ]
@@ -75,3 +85,27 @@ class MigrationLocked(MigrationError, TimeoutError):
 
 class Refused(MigrationError, PermissionError):
     """A destructive command was refused by a safety guard."""
+
+
+class QueryError(DefiSqlError):
+    """A query function could not do its work; the database is unchanged."""
+
+
+class NotFound(QueryError, LookupError):
+    """The row asked for does not exist."""
+
+
+class InvalidInput(QueryError, ValueError):
+    """An argument was rejected before anything was written."""
+
+
+class Conflict(QueryError):
+    """A constraint of the database refused the write; ``constraint`` names it."""
+
+    def __init__(self, message: str, *, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class ConcurrencyConflict(Conflict):
+    """Another writer changed the same thing first (e.g. a stale expected version); retry."""

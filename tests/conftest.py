@@ -10,6 +10,7 @@ afterwards. ``empty_db_url`` is a fresh database with no migrations.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -165,3 +166,46 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     return workdir
+
+
+class Api:
+    """One query API (sync or async) bound to a connection, called synchronously.
+
+    ``api.users.create(wallet_address=...)`` runs ``defi_sql.sync.users.create(conn, ...)``
+    or ``defi_sql.aio.users.create(aconn, ...)`` to completion, so one test body
+    proves both APIs.
+    """
+
+    def __init__(self, kind: str, package: Any, conn: Any, run: Any) -> None:
+        self.kind = kind
+        self.conn = conn
+        self._package = package
+        self._run = run
+
+    def __getattr__(self, module: str) -> Any:
+        functions = getattr(self._package, module)
+        run, conn = self._run, self.conn
+
+        class Bound:
+            def __getattr__(self, name: str) -> Any:
+                function = getattr(functions, name)
+                return lambda *args, **kwargs: run(function(conn, *args, **kwargs))
+
+        return Bound()
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest, db_url: str) -> Iterator[Api]:
+    """The sync and the async API in turn, on an autocommit connection to ``db_url``."""
+    from defi_sql import aio, sync
+
+    if request.param == "sync":
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            yield Api("sync", sync, conn, lambda result: result)
+        return
+    with asyncio.Runner() as runner:
+        aconn = runner.run(psycopg.AsyncConnection.connect(db_url, autocommit=True))
+        try:
+            yield Api("async", aio, aconn, runner.run)
+        finally:
+            runner.run(aconn.close())

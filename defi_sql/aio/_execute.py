@@ -1,0 +1,131 @@
+"""Running the named queries: one row, many rows, a value, a row count, a stream.
+
+Every function takes a psycopg connection, runs one statement of
+``sql/queries`` and turns driver errors into defi-sql's own (:mod:`defi_sql.translate`).
+Writes run inside ``conn.transaction()``: a transaction of their own on an
+autocommit connection, a savepoint inside the caller's transaction, so a
+refused write never leaves the caller's transaction aborted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import msgspec
+import psycopg
+from psycopg import AsyncConnection
+
+from defi_sql.rows import struct_row, use_raw_json
+from defi_sql.statements import statement
+from defi_sql.translate import translate
+
+__all__ = [
+    "execute",
+    "fetch_all",
+    "fetch_one",
+    "fetch_value",
+    "stream",
+    "transaction",
+    "write_one",
+]
+
+T = TypeVar("T", bound=msgspec.Struct)
+_cursor_numbers = itertools.count(1)
+Params = Mapping[str, Any]
+
+
+@asynccontextmanager
+async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """Multi-step work in one transaction (a savepoint when one is already open).
+
+    Everything inside commits together or not at all; a defi-sql error raised
+    inside rolls it back and propagates unchanged.
+    """
+    try:
+        async with conn.transaction():
+            yield
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def fetch_one(
+    conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
+) -> T | None:
+    """The first row of the read-only query ``name`` as ``cls``, or None."""
+    try:
+        async with conn.cursor(row_factory=struct_row(cls)) as cur:
+            use_raw_json(cur.adapters)
+            await cur.execute(statement(name).sql, params)
+            return await cur.fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def write_one(
+    conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
+) -> T | None:
+    """Run the writing query ``name`` (``RETURNING``); its first row as ``cls``, or None."""
+    try:
+        async with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
+            use_raw_json(cur.adapters)
+            await cur.execute(statement(name).sql, params)
+            return await cur.fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def fetch_all(conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
+    """Every row of query ``name`` as ``cls``."""
+    try:
+        async with conn.cursor(row_factory=struct_row(cls)) as cur:
+            use_raw_json(cur.adapters)
+            await cur.execute(statement(name).sql, params)
+            return await cur.fetchall()
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> Any:
+    """The first column of the first row of query ``name`` (None without rows)."""
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(statement(name).sql, params)
+            row = await cur.fetchone()
+            return None if row is None else row[0]
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
+    """Run query ``name``; return the number of rows it affected."""
+    try:
+        async with conn.transaction(), conn.cursor() as cur:
+            await cur.execute(statement(name).sql, params)
+            return cur.rowcount
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def stream(
+    conn: AsyncConnection[Any], name: str, params: Params, cls: type[T], *, batch: int = 2000
+) -> AsyncIterator[T]:
+    """The rows of query ``name`` through a server-side cursor, ``batch`` at a time.
+
+    Memory stays flat however many rows there are. Needs a transaction: on an
+    autocommit connection one is opened for the duration of the iteration.
+    """
+    try:
+        async with conn.transaction():
+            cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
+            cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls))
+            async with cur:
+                use_raw_json(cur.adapters)
+                cur.itersize = batch
+                await cur.execute(statement(name).sql, params)
+                async for row in cur:
+                    yield row
+    except psycopg.Error as exc:
+        raise translate(exc) from None

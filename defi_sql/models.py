@@ -1,0 +1,193 @@
+"""The rows and JSONB documents of the schema, as msgspec structs.
+
+One struct per table row and one per JSONB shape. Rows are immutable
+(``frozen``) and untracked by the garbage collector (``gc=False``: a row never
+holds a reference cycle), which halves the cost of building many of them.
+JSONB documents keep the TypeScript application's camelCase keys on disk
+(``riskProfile``, ``valueUSD``) while Python attributes are snake_case; unknown
+keys written by others are ignored on read. Money amounts and health factors
+are ``Decimal``, never ``float``; timestamps are timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import msgspec
+
+__all__ = [
+    "Alert",
+    "AlertChannel",
+    "AlertStatus",
+    "AlertThresholds",
+    "AlertWithSignal",
+    "Asset",
+    "Event",
+    "Intent",
+    "IntentAction",
+    "IntentCondition",
+    "IntentStatus",
+    "Position",
+    "RiskProfile",
+    "Row",
+    "Severity",
+    "Signal",
+    "SignalStatus",
+    "User",
+    "UserPreferences",
+    "UserWithPositions",
+]
+
+RiskProfile = Literal["conservative", "moderate", "aggressive"]
+Severity = Literal["low", "medium", "high", "critical"]
+SignalStatus = Literal["active", "expired", "acknowledged"]
+AlertChannel = Literal["telegram", "email", "in_app"]
+AlertStatus = Literal["pending", "sent", "failed", "acknowledged"]
+IntentStatus = Literal["active", "triggered", "executed", "cancelled", "failed", "expired"]
+
+
+class Row(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """Base of every row struct: keyword-only, immutable, untracked by the GC.
+
+    (Subclasses repeat ``kw_only``/``frozen`` so that type checkers see them.)
+    """
+
+
+class Document(msgspec.Struct, kw_only=True, frozen=True, gc=False, omit_defaults=True):
+    """Base of every JSONB document: camelCase on disk, unset keys left out."""
+
+
+# -- JSONB documents -----------------------------------------------------------
+
+
+class AlertThresholds(Document, rename="camel", kw_only=True, frozen=True):
+    """``preferences.alertThresholds``: when to warn the user."""
+
+    health_factor: Decimal | None = None
+
+
+class UserPreferences(Document, rename="camel", kw_only=True, frozen=True):
+    """``users.preferences``; every key is optional, an empty object means defaults."""
+
+    risk_profile: RiskProfile | None = None
+    alert_thresholds: AlertThresholds | None = None
+    active_signals: list[str] | None = None
+    notification_channels: list[AlertChannel] | None = None
+
+
+class Asset(Document, kw_only=True, frozen=True):
+    """One entry of ``positions.collateral`` or ``positions.debt``; amounts as decimal strings."""
+
+    symbol: str
+    amount: Decimal
+    value_usd: Decimal = msgspec.field(name="valueUSD")
+
+
+class IntentCondition(Document, kw_only=True, frozen=True):
+    """``intents.condition``: e.g. health factor < 1.2."""
+
+    metric: Literal["healthFactor"] = "healthFactor"
+    operator: Literal["<", "<=", ">", ">="]
+    value: Decimal
+
+
+class IntentAction(Document, kw_only=True, frozen=True):
+    """``intents.action``: e.g. repay 1000 USDT."""
+
+    type: Literal["repay", "deposit", "withdraw", "notify"]
+    asset: str | None = None
+    amount: Decimal | None = None
+
+
+# -- rows ------------------------------------------------------------------------
+
+
+class User(Row, kw_only=True, frozen=True):
+    id: UUID
+    wallet_address: str
+    preferences: UserPreferences
+    telegram_chat_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Position(Row, kw_only=True, frozen=True):
+    id: UUID
+    user_id: UUID
+    wallet_address: str
+    protocol: str
+    chain_id: int
+    health_factor: Decimal | None
+    collateral: list[Asset]
+    debt: list[Asset]
+    metadata: dict[str, object]
+    snapshot_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserWithPositions(Row, kw_only=True, frozen=True):
+    user: User
+    positions: list[Position]
+
+
+class Signal(Row, kw_only=True, frozen=True):
+    id: UUID
+    type: str
+    asset: str
+    severity: Severity
+    data: dict[str, object]
+    detected_at: datetime
+    expires_at: datetime | None
+    status: SignalStatus
+    created_at: datetime
+
+
+class Alert(Row, kw_only=True, frozen=True):
+    id: UUID
+    user_id: UUID
+    signal_id: UUID | None
+    type: str
+    channel: AlertChannel
+    message: str
+    metadata: dict[str, object]
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    status: AlertStatus
+    created_at: datetime
+
+
+class AlertWithSignal(Row, kw_only=True, frozen=True):
+    alert: Alert
+    signal: Signal | None
+
+
+class Intent(Row, kw_only=True, frozen=True):
+    id: UUID
+    user_id: UUID
+    protocol: str | None
+    chain_id: int | None
+    condition: IntentCondition
+    action: IntentAction
+    status: IntentStatus
+    triggered_at: datetime | None
+    executed_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Event(Row, kw_only=True, frozen=True):
+    position: int
+    event_id: UUID
+    stream_type: str
+    stream_id: UUID
+    version: int
+    event_type: str
+    payload: dict[str, object]
+    metadata: dict[str, object]
+    occurred_at: datetime
+    recorded_at: datetime

@@ -1,0 +1,91 @@
+"""The named queries of ``sql/queries``, loaded by aiosql, checked for unique names.
+
+aiosql parses the files (``-- name: get_user(user_id)^``, doc lines, declared
+parameters) and turns ``:name`` parameters into psycopg's ``%(name)s``; defi-sql
+executes the resulting SQL itself, with its own row decoding, streaming and
+COPY. aiosql lets a later file silently replace a query of the same name: here
+each file is loaded on its own and a duplicate name is an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosql
+
+from defi_sql.errors import ConfigError
+from defi_sql.paths import queries_dir
+
+__all__ = ["Statement", "load_statements", "statement"]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One named query: its psycopg SQL, declared parameters, operator and origin."""
+
+    name: str
+    sql: str
+    parameters: tuple[str, ...]
+    operation: str
+    doc: str
+    path: Path
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.name}:{self.line}"
+
+
+def _line_of(text: str, name: str) -> int:
+    match = re.search(rf"^--\s*name\s*:\s*{re.escape(name)}\b", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def load_statements(directory: Path) -> dict[str, Statement]:
+    """Every named query of every ``*.sql`` file in ``directory``."""
+    found: dict[str, Statement] = {}
+    for path in sorted(directory.glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            queries: Any = aiosql.from_path(path, "psycopg")
+        except aiosql.SQLParseException as exc:
+            raise ConfigError(f"{path}: {exc}; fix the query file.") from None
+        for name in queries.available_queries:
+            if "." in name or name.endswith("_cursor"):
+                continue
+            fn = getattr(queries, name)
+            current = Statement(
+                name=name,
+                sql=fn.sql,
+                parameters=tuple(fn.parameters or ()),
+                operation=fn.operation.name,
+                doc=(fn.__doc__ or "").strip(),
+                path=path,
+                line=_line_of(text, name),
+            )
+            if name in found:
+                raise ConfigError(
+                    f"query {name!r} is defined twice, in {found[name].where} and "
+                    f"{current.where}; rename one of them."
+                )
+            found[name] = current
+    return found
+
+
+@functools.cache
+def _project_statements() -> dict[str, Statement]:
+    return load_statements(queries_dir())
+
+
+def statement(name: str) -> Statement:
+    """The project's query ``name`` (from ``sql/queries``)."""
+    try:
+        return _project_statements()[name]
+    except KeyError:
+        raise ConfigError(
+            f"no query named {name!r} in {queries_dir()}; add it to a .sql file."
+        ) from None

@@ -1,0 +1,56 @@
+-- Users: one row per wallet. Wallet addresses arrive validated and lower-cased
+-- by the Python layer; the table's trigger and CHECK enforce the same rule.
+
+-- name: create_user(wallet_address, preferences, telegram_chat_id)^
+-- Create a user; a wallet that already has a user fails on users_wallet_address_key.
+INSERT INTO users (wallet_address, preferences, telegram_chat_id)
+VALUES (:wallet_address, :preferences, :telegram_chat_id)
+RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
+
+-- name: get_user(user_id)^
+-- One user by id.
+SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
+  FROM users
+ WHERE id = :user_id;
+
+-- name: get_user_by_wallet(wallet_address)^
+-- One user by wallet address (lower case).
+SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
+  FROM users
+ WHERE wallet_address = :wallet_address;
+
+-- name: get_or_create_user(wallet_address)^
+-- Idempotent sign-in: the user of this wallet, created if missing. Safe under
+-- concurrency: the loser of an insert race finds the winner's row.
+WITH created AS (
+    INSERT INTO users (wallet_address)
+    VALUES (:wallet_address)
+    ON CONFLICT (wallet_address) DO NOTHING
+    RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
+)
+SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
+  FROM created
+ UNION ALL
+SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
+  FROM users
+ WHERE wallet_address = :wallet_address
+ LIMIT 1;
+
+-- name: merge_user_preferences(user_id, patch)^
+-- Merge a preferences patch into the stored object (top-level keys replaced).
+UPDATE users
+   SET preferences = preferences || :patch
+ WHERE id = :user_id
+RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
+
+-- name: set_user_telegram_chat(user_id, telegram_chat_id)^
+-- Link (or, with NULL, unlink) the user's Telegram chat.
+UPDATE users
+   SET telegram_chat_id = :telegram_chat_id
+ WHERE id = :user_id
+RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
+
+-- name: delete_user(user_id)!
+-- Delete a user; positions, alerts and intents go with it (ON DELETE CASCADE).
+DELETE FROM users
+ WHERE id = :user_id;
