@@ -30,7 +30,10 @@ __all__ = [
     "IntentAction",
     "IntentCondition",
     "IntentStatus",
+    "NewEvent",
+    "NewPosition",
     "Position",
+    "PositionAtRisk",
     "RiskProfile",
     "Row",
     "Severity",
@@ -86,8 +89,8 @@ class Asset(Document, kw_only=True, frozen=True):
     value_usd: Decimal = msgspec.field(name="valueUSD")
 
 
-class IntentCondition(Document, kw_only=True, frozen=True):
-    """``intents.condition``: e.g. health factor < 1.2."""
+class IntentCondition(Document, kw_only=True, frozen=True, omit_defaults=False):
+    """``intents.condition``: e.g. health factor < 1.2 (every key written, metric included)."""
 
     metric: Literal["healthFactor"] = "healthFactor"
     operator: Literal["<", "<=", ">", ">="]
@@ -127,6 +130,26 @@ class Position(Row, kw_only=True, frozen=True):
     snapshot_at: datetime
     created_at: datetime
     updated_at: datetime
+
+
+class PositionAtRisk(Position, kw_only=True, frozen=True):
+    """A latest snapshot below its user's alert threshold (``positions.at_risk``)."""
+
+    alert_threshold: Decimal
+
+
+class NewPosition(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """A snapshot to record (``positions.create`` and the bulk ``positions.ingest``)."""
+
+    user_id: UUID
+    wallet_address: str
+    protocol: str
+    chain_id: int = 1
+    health_factor: Decimal | None = None
+    collateral: list[Asset] = msgspec.field(default_factory=list)
+    debt: list[Asset] = msgspec.field(default_factory=list)
+    metadata: dict[str, object] = msgspec.field(default_factory=dict)
+    snapshot_at: datetime | None = None
 
 
 class UserWithPositions(Row, kw_only=True, frozen=True):
@@ -178,6 +201,16 @@ class Intent(Row, kw_only=True, frozen=True):
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class NewEvent(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """An event to append. Give it an ``event_id`` to make re-sending it harmless."""
+
+    event_type: str
+    payload: dict[str, object]
+    metadata: dict[str, object] = msgspec.field(default_factory=dict)
+    event_id: UUID | None = None
+    occurred_at: datetime | None = None
 
 
 class Event(Row, kw_only=True, frozen=True):

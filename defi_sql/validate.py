@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 from defi_sql.errors import InvalidInput
+from defi_sql.models import Asset, NewPosition
 
-__all__ = ["decimal", "text", "wallet_address"]
+__all__ = [
+    "assets",
+    "aware",
+    "choice",
+    "decimal",
+    "document",
+    "new_position",
+    "positive_int",
+    "text",
+    "uuid",
+    "wallet_address",
+]
 
 _WALLET = re.compile(r"0x[0-9a-f]{40}")
 
@@ -49,3 +63,69 @@ def decimal(value: object, what: str, *, minimum: Decimal | None = None) -> Deci
     if minimum is not None and number < minimum:
         raise InvalidInput(f"{what} must be at least {minimum}, not {number}.")
     return number
+
+
+def positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be an integer, not {type(value).__name__}.")
+    if not 0 < value < 2**31:
+        raise InvalidInput(f"{what} must be between 1 and {2**31 - 1}, not {value}.")
+    return value
+
+
+def uuid(value: object, what: str) -> UUID:
+    if not isinstance(value, UUID):
+        raise InvalidInput(f"{what} must be a UUID, not {type(value).__name__}.")
+    return value
+
+
+def aware(value: object, what: str) -> datetime:
+    """A timezone-aware datetime (a naive one is ambiguous: which zone?)."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(f"{what} must be a datetime, not {type(value).__name__}.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what} must be timezone-aware (e.g. datetime.now(UTC)), not naive.")
+    return value
+
+
+def assets(value: object, what: str) -> list[Asset]:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{what} must be a list of Asset, not {type(value).__name__}.")
+    for index, asset in enumerate(value):
+        if not isinstance(asset, Asset):
+            raise InvalidInput(f"{what}[{index}] must be an Asset, not {type(asset).__name__}.")
+        text(asset.symbol, f"{what}[{index}].symbol", max_length=64)
+        decimal(asset.amount, f"{what}[{index}].amount", minimum=Decimal(0))
+        decimal(asset.value_usd, f"{what}[{index}].value_usd", minimum=Decimal(0))
+    return value
+
+
+def document(value: object, what: str) -> dict[str, object]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidInput(f"{what} must be a dict with string keys, not {type(value).__name__}.")
+    return value
+
+
+def new_position(value: object) -> NewPosition:
+    """Check every field of a snapshot to record."""
+    if not isinstance(value, NewPosition):
+        raise InvalidInput(f"a snapshot must be a NewPosition, not {type(value).__name__}.")
+    uuid(value.user_id, "user_id")
+    wallet_address(value.wallet_address)
+    text(value.protocol, "protocol", max_length=64)
+    positive_int(value.chain_id, "chain_id")
+    if value.health_factor is not None:
+        decimal(value.health_factor, "health_factor", minimum=Decimal(0))
+    assets(value.collateral, "collateral")
+    assets(value.debt, "debt")
+    document(value.metadata, "metadata")
+    if value.snapshot_at is not None:
+        aware(value.snapshot_at, "snapshot_at")
+    return value
+
+
+def choice(value: object, what: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the values of a Literal type)."""
+    if value not in allowed:
+        raise InvalidInput(f"{what} must be one of {', '.join(allowed)}; not {value!r}.")
+    return str(value)

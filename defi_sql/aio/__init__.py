@@ -5,7 +5,7 @@ Every function takes a psycopg ``AsyncConnection`` (or one from an
 ``defi_sql.sync``.
 """
 
-from defi_sql.aio import users
+from defi_sql.aio import alerts, events, intents, positions, signals, users
 from defi_sql.aio._execute import transaction
 
-__all__ = ["transaction", "users"]
+__all__ = ["alerts", "events", "intents", "positions", "signals", "transaction", "users"]

@@ -7,7 +7,7 @@ Every function takes a psycopg ``AsyncConnection`` (or one from an
 Generated from defi_sql/aio/__init__.py by defi_sql/_async_to_sync.py: do not edit.
 """
 
-from defi_sql.sync import users
+from defi_sql.sync import alerts, events, intents, positions, signals, users
 from defi_sql.sync._execute import transaction
 
-__all__ = ["transaction", "users"]
+__all__ = ["alerts", "events", "intents", "positions", "signals", "transaction", "users"]

@@ -1,4 +1,20 @@
 -- Positions: health-factor snapshots of a wallet on a protocol, many per user.
+-- Reads go newest first through positions_user_id_snapshot_at_idx.
+
+-- name: create_position(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
+-- Record one snapshot (snapshot_at defaults to now()).
+INSERT INTO positions (user_id, wallet_address, protocol, chain_id, health_factor,
+                       collateral, debt, metadata, snapshot_at)
+VALUES (:user_id, :wallet_address, :protocol, :chain_id, :health_factor,
+        :collateral, :debt, :metadata, coalesce(:snapshot_at, now()))
+RETURNING id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+          metadata, snapshot_at, created_at, updated_at;
+
+-- name: copy_positions#
+-- Bulk ingest of many snapshots: binary COPY, the rows streamed by the caller.
+COPY positions (user_id, wallet_address, protocol, chain_id, health_factor,
+                collateral, debt, metadata, snapshot_at)
+FROM STDIN (FORMAT BINARY);
 
 -- name: list_user_positions(user_id)
 -- Every snapshot of a user, newest first (preloading a user's positions).
@@ -7,3 +23,89 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
   FROM positions
  WHERE user_id = :user_id
  ORDER BY snapshot_at DESC;
+
+-- name: latest_user_position(user_id)^
+-- The most recent snapshot of a user, on any protocol.
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ WHERE user_id = :user_id
+ ORDER BY snapshot_at DESC
+ LIMIT 1;
+
+-- name: latest_user_positions_per_protocol(user_id)
+-- The most recent snapshot of a user on each (protocol, chain).
+SELECT DISTINCT ON (protocol, chain_id)
+       id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ WHERE user_id = :user_id
+ ORDER BY protocol, chain_id, snapshot_at DESC;
+
+-- name: wallet_protocol_positions(wallet_address, protocol, max_rows)
+-- Snapshots of a wallet on a protocol, newest first, at most max_rows.
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ WHERE wallet_address = :wallet_address
+   AND protocol = :protocol
+ ORDER BY snapshot_at DESC
+ LIMIT :max_rows;
+
+-- name: user_position_history(user_id, since, until)
+-- A user's snapshots with since <= snapshot_at < until, oldest first.
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ WHERE user_id = :user_id
+   AND snapshot_at >= :since
+   AND snapshot_at < :until
+ ORDER BY snapshot_at;
+
+-- name: latest_position_per_user()
+-- The most recent snapshot of every user who has one (LATERAL over users:
+-- one index probe per user).
+SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
+       p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at
+  FROM users AS u
+ CROSS JOIN LATERAL (
+        SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral,
+               debt, metadata, snapshot_at, created_at, updated_at
+          FROM positions
+         WHERE positions.user_id = u.id
+         ORDER BY snapshot_at DESC
+         LIMIT 1
+       ) AS p
+ ORDER BY p.user_id;
+
+-- name: positions_at_risk(default_threshold)
+-- Every user's latest snapshot per (protocol, chain) whose health factor is
+-- below the user's own preferences.alertThresholds.healthFactor, or below
+-- default_threshold when that is unset or not a JSON number. One statement.
+SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
+       p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
+       t.alert_threshold
+  FROM users AS u
+ CROSS JOIN LATERAL (
+        SELECT coalesce(
+                   CASE WHEN jsonb_typeof(u.preferences #> '{alertThresholds,healthFactor}') = 'number'
+                        THEN (u.preferences #> '{alertThresholds,healthFactor}')::numeric END,
+                   :default_threshold::numeric) AS alert_threshold
+       ) AS t
+ CROSS JOIN LATERAL (
+        SELECT DISTINCT ON (protocol, chain_id)
+               id, user_id, wallet_address, protocol, chain_id, health_factor, collateral,
+               debt, metadata, snapshot_at, created_at, updated_at
+          FROM positions
+         WHERE positions.user_id = u.id
+         ORDER BY protocol, chain_id, snapshot_at DESC
+       ) AS p
+ WHERE p.health_factor < t.alert_threshold
+ ORDER BY p.health_factor, p.user_id;
+
+-- name: stream_positions()
+-- Every snapshot, for exports and projections (iterate it; it streams).
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ ORDER BY snapshot_at, id;

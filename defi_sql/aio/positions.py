@@ -1,0 +1,173 @@
+"""Positions: record snapshots (one, or many by COPY), latest, history, at risk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb, set_json_dumps
+
+from defi_sql import validate
+from defi_sql.aio._execute import fetch_all, fetch_one, stream, write_one
+from defi_sql.models import NewPosition, Position, PositionAtRisk
+from defi_sql.rows import encode_json
+from defi_sql.statements import statement
+from defi_sql.translate import translate
+
+__all__ = [
+    "DEFAULT_ALERT_THRESHOLD",
+    "at_risk",
+    "create",
+    "history",
+    "ingest",
+    "iterate_all",
+    "latest",
+    "latest_per_protocol",
+    "latest_per_user",
+    "list_for_user",
+    "list_for_wallet",
+]
+
+#: The health factor below which a user without their own threshold is at risk.
+DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
+
+_COPY_TYPES = (
+    "uuid",
+    "text",
+    "text",
+    "int4",
+    "numeric",
+    "jsonb",
+    "jsonb",
+    "jsonb",
+    "timestamptz",
+)
+
+
+def _json(value: object) -> Jsonb:
+    return Jsonb(value, dumps=encode_json)
+
+
+async def create(conn: AsyncConnection[Any], snapshot: NewPosition) -> Position:
+    """Record one snapshot; :class:`NotFound` when its user does not exist."""
+    validate.new_position(snapshot)
+    params = {
+        "user_id": snapshot.user_id,
+        "wallet_address": snapshot.wallet_address.lower(),
+        "protocol": snapshot.protocol,
+        "chain_id": snapshot.chain_id,
+        "health_factor": snapshot.health_factor,
+        "collateral": _json(snapshot.collateral),
+        "debt": _json(snapshot.debt),
+        "metadata": _json(snapshot.metadata),
+        "snapshot_at": snapshot.snapshot_at,
+    }
+    position = await write_one(conn, "create_position", params, Position)
+    assert position is not None  # INSERT ... RETURNING always returns the row
+    return position
+
+
+async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -> int:
+    """Record many snapshots at once by binary COPY, all or nothing; return how many.
+
+    Each snapshot is checked as it is sent; an invalid one aborts the COPY and
+    nothing is written. Snapshots without ``snapshot_at`` get the time the
+    ingest started.
+    """
+    started = datetime.now(UTC)
+    count = 0
+    try:
+        async with conn.transaction(), conn.cursor() as cur:
+            set_json_dumps(encode_json, context=cur)
+            async with cur.copy(statement("copy_positions").sql) as copy:
+                copy.set_types(list(_COPY_TYPES))
+                for snapshot in snapshots:
+                    validate.new_position(snapshot)
+                    await copy.write_row(
+                        (
+                            snapshot.user_id,
+                            snapshot.wallet_address,
+                            snapshot.protocol,
+                            snapshot.chain_id,
+                            snapshot.health_factor,
+                            snapshot.collateral,
+                            snapshot.debt,
+                            snapshot.metadata,
+                            snapshot.snapshot_at or started,
+                        )
+                    )
+                    count += 1
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+    return count
+
+
+async def list_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:
+    """Every snapshot of a user, newest first."""
+    return await fetch_all(conn, "list_user_positions", {"user_id": user_id}, Position)
+
+
+async def latest(conn: AsyncConnection[Any], user_id: UUID) -> Position | None:
+    """The user's most recent snapshot on any protocol, or None."""
+    return await fetch_one(conn, "latest_user_position", {"user_id": user_id}, Position)
+
+
+async def latest_per_protocol(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:
+    """The user's most recent snapshot on each (protocol, chain)."""
+    return await fetch_all(
+        conn, "latest_user_positions_per_protocol", {"user_id": user_id}, Position
+    )
+
+
+async def list_for_wallet(
+    conn: AsyncConnection[Any], wallet_address: str, protocol: str, *, limit: int = 100
+) -> list[Position]:
+    """Snapshots of a wallet on a protocol, newest first, at most ``limit``."""
+    params = {
+        "wallet_address": validate.wallet_address(wallet_address),
+        "protocol": validate.text(protocol, "protocol", max_length=64),
+        "max_rows": validate.positive_int(limit, "limit"),
+    }
+    return await fetch_all(conn, "wallet_protocol_positions", params, Position)
+
+
+async def history(
+    conn: AsyncConnection[Any], user_id: UUID, since: datetime, until: datetime
+) -> list[Position]:
+    """The user's snapshots with ``since <= snapshot_at < until``, oldest first."""
+    params = {
+        "user_id": user_id,
+        "since": validate.aware(since, "since"),
+        "until": validate.aware(until, "until"),
+    }
+    return await fetch_all(conn, "user_position_history", params, Position)
+
+
+async def latest_per_user(conn: AsyncConnection[Any]) -> list[Position]:
+    """The most recent snapshot of every user who has one."""
+    return await fetch_all(conn, "latest_position_per_user", {}, Position)
+
+
+async def at_risk(
+    conn: AsyncConnection[Any], *, default_threshold: Decimal = DEFAULT_ALERT_THRESHOLD
+) -> list[PositionAtRisk]:
+    """Latest snapshots (per user, protocol and chain) below the user's alert threshold.
+
+    The threshold is the user's ``preferences.alertThresholds.healthFactor``, or
+    ``default_threshold`` when unset. Lowest health factor first.
+    """
+    threshold = validate.decimal(default_threshold, "default_threshold", minimum=Decimal(0))
+    return await fetch_all(
+        conn, "positions_at_risk", {"default_threshold": threshold}, PositionAtRisk
+    )
+
+
+async def iterate_all(conn: AsyncConnection[Any], *, batch: int = 2000) -> AsyncIterator[Position]:
+    """Every snapshot, oldest first, streamed ``batch`` rows at a time (flat memory)."""
+    async for position in stream(conn, "stream_positions", {}, Position, batch=batch):
+        yield position

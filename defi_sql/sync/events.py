@@ -1,0 +1,117 @@
+"""The event store: append with an expected version, read streams, feed projections.
+
+Generated from defi_sql/aio/events.py by defi_sql/_async_to_sync.py: do not edit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from defi_sql import validate
+from defi_sql.errors import ConcurrencyConflict, InvalidInput
+from defi_sql.models import Event, NewEvent
+from defi_sql.rows import encode_json
+from defi_sql.sync._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
+
+__all__ = ["append", "archive", "read_all_after", "read_stream", "version"]
+
+
+def _checked(event: object) -> NewEvent:
+    if not isinstance(event, NewEvent):
+        raise InvalidInput(f"an event must be a NewEvent, not {type(event).__name__}.")
+    validate.text(event.event_type, "event_type", max_length=128)
+    validate.document(event.payload, "payload")
+    validate.document(event.metadata, "metadata")
+    if event.event_id is not None:
+        validate.uuid(event.event_id, "event_id")
+    if event.occurred_at is not None:
+        validate.aware(event.occurred_at, "occurred_at")
+    return event
+
+
+def append(
+    conn: Connection[Any],
+    *,
+    stream_type: str,
+    stream_id: UUID,
+    expected_version: int,
+    events: Sequence[NewEvent],
+) -> list[Event]:
+    """Append ``events`` as versions ``expected_version + 1 ...``, all or none.
+
+    :class:`ConcurrencyConflict` when the stream is no longer at
+    ``expected_version`` (another writer appended first): reload and retry.
+    Re-sending events that were already appended (same ``event_id``, same
+    versions) returns them again and appends nothing.
+    """
+    validate.text(stream_type, "stream_type", max_length=128)
+    validate.uuid(stream_id, "stream_id")
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise InvalidInput("expected_version must be an integer.")
+    if expected_version < 0:
+        raise InvalidInput(f"expected_version must be 0 or more, not {expected_version}.")
+    checked = [_checked(e) for e in events]
+    appended: list[Event] = []
+    with transaction(conn):
+        for offset, event in enumerate(checked):
+            event_id = event.event_id or uuid.uuid4()
+            at = expected_version + offset
+            params = {
+                "event_id": event_id,
+                "stream_type": stream_type,
+                "stream_id": stream_id,
+                "expected_version": at,
+                "event_type": event.event_type,
+                "payload": Jsonb(event.payload, dumps=encode_json),
+                "metadata": Jsonb(event.metadata, dumps=encode_json),
+                "occurred_at": event.occurred_at,
+            }
+            row = write_one(conn, "append_event", params, Event)
+            if row is None:
+                row = fetch_one(conn, "get_event", {"event_id": event_id}, Event)
+                resent = row is not None and row.stream_id == stream_id and (row.version == at + 1)
+                if not resent:
+                    current = version(conn, stream_id)
+                    raise ConcurrencyConflict(
+                        f"stream {stream_id} is at version {current}, not {at}; reload it and retry."
+                    )
+            assert row is not None
+            appended.append(row)
+    return appended
+
+
+def version(conn: Connection[Any], stream_id: UUID) -> int:
+    """The stream's current version (0 for a stream without events)."""
+    return int(fetch_value(conn, "stream_version", {"stream_id": stream_id}))
+
+
+def read_stream(conn: Connection[Any], stream_id: UUID, *, after_version: int = 0) -> list[Event]:
+    """A stream's events after ``after_version``, in version order."""
+    params = {"stream_id": stream_id, "after_version": after_version}
+    return fetch_all(conn, "read_stream", params, Event)
+
+
+def read_all_after(conn: Connection[Any], position: int, *, limit: int = 1000) -> list[Event]:
+    """Events of every stream after a global ``position``, in position order.
+
+    Positions are taken at insert time, so a slow concurrent append can commit
+    a lower position after a higher one was read: a projection should re-read
+    a small window behind its last position, or read only events older than
+    its longest transaction.
+    """
+    params = {"after_position": position, "max_rows": validate.positive_int(limit, "limit")}
+    return fetch_all(conn, "read_all_after", params, Event)
+
+
+def archive(conn: Connection[Any], before: datetime) -> int:
+    """Move events recorded before ``before`` to ``event_store_archive``; return how many."""
+    cutoff = validate.aware(before, "before")
+    with transaction(conn):
+        return int(fetch_value(conn, "archive_events_before", {"cutoff": cutoff}))
