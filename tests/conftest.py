@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,15 +69,14 @@ def _server_params() -> list[str]:
 
 
 @pytest.fixture(scope="session", params=_server_params())
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     name: str = request.param
     if name == "external":
         yield Server(name, os.environ["TEST_DATABASE_URL"])
         return
     version = int(name.removeprefix("pg"))
-    root = tmp_path_factory.mktemp(f"server-{name}")
+    # not under pytest's basetemp, which a concurrent pytest run may rotate away
+    root = Path(tempfile.mkdtemp(prefix=f"defi-sql-test-{name}-"))
     admin = embedded.start(version, database="postgres", root=root)
     yield Server(name, admin)
     embedded.stop(version, root=root)
