@@ -109,6 +109,14 @@ def db_url(server: Server, template: str) -> Iterator[str]:
     yield from _fresh_database(server, template)
 
 
+@pytest.fixture(scope="module")
+def shared_db(server: Server, template: str) -> Iterator[psycopg.Connection[Any]]:
+    """One migrated clone for a whole module of tests that change nothing."""
+    for url in _fresh_database(server, template):
+        with psycopg.connect(url, autocommit=True) as conn:
+            yield conn
+
+
 @pytest.fixture
 def empty_db_url(server: Server) -> Iterator[str]:
     """A fresh database without any migration."""
