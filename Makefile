@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CLI    := $(BIN)/defi-sql
 
 .DEFAULT_GOAL := help
-.PHONY: help migrate rollback fresh status new seed db-stop sync test lint typecheck pytest clean
+.PHONY: help migrate rollback fresh status new seed db-stop bench sync test lint typecheck pytest clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,12 +41,20 @@ seed: $(STAMP) ## insert development data (args="--users N" for a large dataset)
 db-stop: $(STAMP) ## stop the embedded PostgreSQL server
 	@$(CLI) db stop
 
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP) ## benchmarks against the alternatives (args="--quick" for about a minute)
+	@$(BIN)/python -m bench $(args)
+
 sync: $(STAMP) ## regenerate defi_sql/sync from defi_sql/aio
 	@$(BIN)/python -m defi_sql._async_to_sync
 
 lint: $(STAMP) ## ruff
-	@$(BIN)/ruff check defi_sql tests
-	@$(BIN)/ruff format --check defi_sql tests
+	@$(BIN)/ruff check defi_sql tests bench
+	@$(BIN)/ruff format --check defi_sql tests bench
 
 typecheck: $(STAMP) ## mypy --strict
 	@$(BIN)/mypy

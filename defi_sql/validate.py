@@ -16,6 +16,7 @@ __all__ = [
     "choice",
     "decimal",
     "document",
+    "natural",
     "new_position",
     "positive_int",
     "text",
@@ -51,18 +52,18 @@ def text(value: object, what: str, *, max_length: int = 10_000) -> str:
 
 
 def decimal(value: object, what: str, *, minimum: Decimal | None = None) -> Decimal:
-    """A finite Decimal (no NaN or Infinity), at least ``minimum`` when given."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+    """A finite Decimal (no NaN or Infinity), at least ``minimum`` when given.
+
+    Only ``Decimal`` is accepted: a float has already lost precision, and a
+    string would be a second spelling of the same field.
+    """
+    if not isinstance(value, Decimal):
         raise InvalidInput(f"{what} must be a Decimal, not {type(value).__name__}.")
-    try:
-        number = Decimal(value)
-    except ArithmeticError:
-        raise InvalidInput(f"{what} {value!r} is not a decimal number.") from None
-    if not number.is_finite():
-        raise InvalidInput(f"{what} must be a finite number, not {number}.")
-    if minimum is not None and number < minimum:
-        raise InvalidInput(f"{what} must be at least {minimum}, not {number}.")
-    return number
+    if not value.is_finite():
+        raise InvalidInput(f"{what} must be a finite number, not {value}.")
+    if minimum is not None and value < minimum:
+        raise InvalidInput(f"{what} must be at least {minimum}, not {value}.")
+    return value
 
 
 def positive_int(value: object, what: str) -> int:
@@ -70,6 +71,15 @@ def positive_int(value: object, what: str) -> int:
         raise InvalidInput(f"{what} must be an integer, not {type(value).__name__}.")
     if not 0 < value < 2**31:
         raise InvalidInput(f"{what} must be between 1 and {2**31 - 1}, not {value}.")
+    return value
+
+
+def natural(value: object, what: str) -> int:
+    """An integer, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be an integer, not {type(value).__name__}.")
+    if not 0 <= value < 2**63:
+        raise InvalidInput(f"{what} must be 0 or more, not {value}.")
     return value
 
 
@@ -100,9 +110,39 @@ def assets(value: object, what: str) -> list[Asset]:
     return value
 
 
+_SCALARS = (str, int, bool, type(None), Decimal, UUID, datetime)
+MAX_DEPTH = 32
+
+
+def _json_value(value: object, where: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{where} is nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{where} has a key that is not a string: {key!r}.")
+            _json_value(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _json_value(item, f"{where}[{index}]", depth + 1)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{where} contains a NUL byte, which PostgreSQL cannot store.")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
+    elif not isinstance(value, _SCALARS):
+        raise InvalidInput(f"{where} holds a {type(value).__name__}, which is not JSON.")
+
+
 def document(value: object, what: str) -> dict[str, object]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise InvalidInput(f"{what} must be a dict with string keys, not {type(value).__name__}.")
+    """A JSON object: string keys, JSON values, finite numbers, no NUL, bounded depth."""
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a dict, not {type(value).__name__}.")
+    _json_value(value, what, 1)
     return value
 
 

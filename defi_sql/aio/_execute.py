@@ -18,6 +18,7 @@ import msgspec
 import psycopg
 from psycopg import AsyncConnection
 
+from defi_sql import validate
 from defi_sql.rows import struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -117,6 +118,7 @@ async def stream(
     Memory stays flat however many rows there are. Needs a transaction: on an
     autocommit connection one is opened for the duration of the iteration.
     """
+    validate.positive_int(batch, "batch")
     try:
         async with conn.transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"

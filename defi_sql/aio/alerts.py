@@ -44,7 +44,9 @@ async def create(
         "type": validate.text(type, "type", max_length=64),
         "channel": validate.choice(channel, "channel", get_args(AlertChannel)),
         "message": validate.text(message, "message"),
-        "metadata": Jsonb(validate.document(metadata or {}, "metadata"), dumps=encode_json),
+        "metadata": Jsonb(
+            validate.document({} if metadata is None else metadata, "metadata"), dumps=encode_json
+        ),
     }
     alert = await write_one(conn, "create_alert", params, Alert)
     assert alert is not None  # INSERT ... RETURNING always returns the row
@@ -53,7 +55,9 @@ async def create(
 
 async def get(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     """The alert with this id; :class:`NotFound` otherwise."""
-    alert = await fetch_one(conn, "get_alert", {"alert_id": alert_id}, Alert)
+    alert = await fetch_one(
+        conn, "get_alert", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert
+    )
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}.")
     return alert
@@ -61,7 +65,9 @@ async def get(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
 
 async def pending_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[AlertWithSignal]:
     """A user's pending alerts, newest first, each with its signal: two queries, no N+1."""
-    alerts = await fetch_all(conn, "pending_alerts_for_user", {"user_id": user_id}, Alert)
+    alerts = await fetch_all(
+        conn, "pending_alerts_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
+    )
     ids = sorted({a.signal_id for a in alerts if a.signal_id is not None})
     signals = await fetch_all(conn, "signals_by_ids", {"signal_ids": ids}, Signal) if ids else []
     by_id = {s.id: s for s in signals}
@@ -77,7 +83,9 @@ async def fan_out(conn: AsyncConnection[Any], signal_id: UUID) -> int:
     One statement; users already alerted about this signal are skipped, so
     fanning out twice adds nothing.
     """
-    return await execute(conn, "fan_out_signal", {"signal_id": signal_id})
+    return await execute(
+        conn, "fan_out_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}
+    )
 
 
 async def claim(conn: AsyncConnection[Any], *, limit: int = 100) -> list[Alert]:
@@ -109,18 +117,27 @@ async def _transition(
 async def mark_sent(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     """A pending (or previously failed) alert was delivered."""
     return await _transition(
-        conn, "mark_alert_sent", {"alert_id": alert_id}, "only pending or failed alerts can be sent"
+        conn,
+        "mark_alert_sent",
+        {"alert_id": validate.uuid(alert_id, "alert_id")},
+        "only pending or failed alerts can be sent",
     )
 
 
 async def mark_failed(conn: AsyncConnection[Any], alert_id: UUID, reason: str) -> Alert:
     """A pending alert could not be delivered; ``metadata['failureReason']`` keeps why."""
-    params = {"alert_id": alert_id, "reason": validate.text(reason, "reason", max_length=2000)}
+    params = {
+        "alert_id": validate.uuid(alert_id, "alert_id"),
+        "reason": validate.text(reason, "reason", max_length=2000),
+    }
     return await _transition(conn, "mark_alert_failed", params, "only pending alerts can fail")
 
 
 async def acknowledge(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     """The user saw a sent alert."""
     return await _transition(
-        conn, "acknowledge_alert", {"alert_id": alert_id}, "only sent alerts can be acknowledged"
+        conn,
+        "acknowledge_alert",
+        {"alert_id": validate.uuid(alert_id, "alert_id")},
+        "only sent alerts can be acknowledged",
     )

@@ -50,10 +50,7 @@ async def append(
     """
     validate.text(stream_type, "stream_type", max_length=128)
     validate.uuid(stream_id, "stream_id")
-    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-        raise InvalidInput("expected_version must be an integer.")
-    if expected_version < 0:
-        raise InvalidInput(f"expected_version must be 0 or more, not {expected_version}.")
+    validate.natural(expected_version, "expected_version")
     checked = [_checked(e) for e in events]
     appended: list[Event] = []
     async with transaction(conn):
@@ -87,14 +84,21 @@ async def append(
 
 async def version(conn: AsyncConnection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
-    return int(await fetch_value(conn, "stream_version", {"stream_id": stream_id}))
+    return int(
+        await fetch_value(
+            conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")}
+        )
+    )
 
 
 async def read_stream(
     conn: AsyncConnection[Any], stream_id: UUID, *, after_version: int = 0
 ) -> list[Event]:
     """A stream's events after ``after_version``, in version order."""
-    params = {"stream_id": stream_id, "after_version": after_version}
+    params = {
+        "stream_id": validate.uuid(stream_id, "stream_id"),
+        "after_version": validate.natural(after_version, "after_version"),
+    }
     return await fetch_all(conn, "read_stream", params, Event)
 
 
@@ -108,7 +112,10 @@ async def read_all_after(
     a small window behind its last position, or read only events older than
     its longest transaction.
     """
-    params = {"after_position": position, "max_rows": validate.positive_int(limit, "limit")}
+    params = {
+        "after_position": validate.natural(position, "position"),
+        "max_rows": validate.positive_int(limit, "limit"),
+    }
     return await fetch_all(conn, "read_all_after", params, Event)
 
 

@@ -88,7 +88,9 @@ async def create(
 
 async def get(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
     """The intent with this id; :class:`NotFound` otherwise."""
-    intent = await fetch_one(conn, "get_intent", {"intent_id": intent_id}, Intent)
+    intent = await fetch_one(
+        conn, "get_intent", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
+    )
     if intent is None:
         raise NotFound(f"no intent with id {intent_id}.")
     return intent
@@ -96,7 +98,9 @@ async def get(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
 
 async def active_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Intent]:
     """A user's active intents, oldest first."""
-    return await fetch_all(conn, "active_intents_for_user", {"user_id": user_id}, Intent)
+    return await fetch_all(
+        conn, "active_intents_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
+    )
 
 
 async def transition(conn: AsyncConnection[Any], intent_id: UUID, to: IntentStatus) -> Intent:
@@ -106,7 +110,11 @@ async def transition(conn: AsyncConnection[Any], intent_id: UUID, to: IntentStat
     """
     validate.choice(to, "status", get_args(IntentStatus))
     sources = [status for status, targets in TRANSITIONS.items() if to in targets]
-    params = {"intent_id": intent_id, "from_statuses": sources, "to_status": to}
+    params = {
+        "intent_id": validate.uuid(intent_id, "intent_id"),
+        "from_statuses": sources,
+        "to_status": to,
+    }
     intent = await write_one(conn, "transition_intent", params, Intent)
     if intent is None:
         current = await get(conn, intent_id)

@@ -109,18 +109,25 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
 
 async def list_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:
     """Every snapshot of a user, newest first."""
-    return await fetch_all(conn, "list_user_positions", {"user_id": user_id}, Position)
+    return await fetch_all(
+        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
 
 
 async def latest(conn: AsyncConnection[Any], user_id: UUID) -> Position | None:
     """The user's most recent snapshot on any protocol, or None."""
-    return await fetch_one(conn, "latest_user_position", {"user_id": user_id}, Position)
+    return await fetch_one(
+        conn, "latest_user_position", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
 
 
 async def latest_per_protocol(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:
     """The user's most recent snapshot on each (protocol, chain)."""
     return await fetch_all(
-        conn, "latest_user_positions_per_protocol", {"user_id": user_id}, Position
+        conn,
+        "latest_user_positions_per_protocol",
+        {"user_id": validate.uuid(user_id, "user_id")},
+        Position,
     )
 
 
@@ -141,7 +148,7 @@ async def history(
 ) -> list[Position]:
     """The user's snapshots with ``since <= snapshot_at < until``, oldest first."""
     params = {
-        "user_id": user_id,
+        "user_id": validate.uuid(user_id, "user_id"),
         "since": validate.aware(since, "since"),
         "until": validate.aware(until, "until"),
     }

@@ -62,7 +62,10 @@ async def create(
 
 async def get(conn: AsyncConnection[Any], user_id: UUID) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
-    return _found(await fetch_one(conn, "get_user", {"user_id": user_id}, User), user_id)
+    return _found(
+        await fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User),
+        user_id,
+    )
 
 
 async def find_by_wallet(conn: AsyncConnection[Any], wallet_address: str) -> User | None:
@@ -87,7 +90,7 @@ async def update_preferences(
     conn: AsyncConnection[Any], user_id: UUID, patch: UserPreferences
 ) -> User:
     """Merge ``patch`` into the stored preferences: the keys it sets replace the stored ones."""
-    params = {"user_id": user_id, "patch": _preferences(patch)}
+    params = {"user_id": validate.uuid(user_id, "user_id"), "patch": _preferences(patch)}
     return _found(await write_one(conn, "merge_user_preferences", params, User), user_id)
 
 
@@ -95,18 +98,23 @@ async def set_telegram_chat(
     conn: AsyncConnection[Any], user_id: UUID, telegram_chat_id: str | None
 ) -> User:
     """Link the user's Telegram chat, or unlink it with None."""
-    params = {"user_id": user_id, "telegram_chat_id": _chat_id(telegram_chat_id)}
+    params = {
+        "user_id": validate.uuid(user_id, "user_id"),
+        "telegram_chat_id": _chat_id(telegram_chat_id),
+    }
     return _found(await write_one(conn, "set_user_telegram_chat", params, User), user_id)
 
 
 async def delete(conn: AsyncConnection[Any], user_id: UUID) -> None:
     """Delete the user with their positions, alerts and intents; :class:`NotFound` if absent."""
-    if await execute(conn, "delete_user", {"user_id": user_id}) == 0:
+    if await execute(conn, "delete_user", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
         raise NotFound(f"no user with id {user_id}.")
 
 
 async def get_with_positions(conn: AsyncConnection[Any], user_id: UUID) -> UserWithPositions:
     """The user and all their position snapshots, newest first: two queries, no N+1."""
     user = await get(conn, user_id)
-    positions = await fetch_all(conn, "list_user_positions", {"user_id": user_id}, Position)
+    positions = await fetch_all(
+        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
     return UserWithPositions(user=user, positions=positions)

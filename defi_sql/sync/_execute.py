@@ -20,6 +20,7 @@ import msgspec
 import psycopg
 from psycopg import Connection
 
+from defi_sql import validate
 from defi_sql.rows import struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -106,6 +107,7 @@ def stream(
     Memory stays flat however many rows there are. Needs a transaction: on an
     autocommit connection one is opened for the duration of the iteration.
     """
+    validate.positive_int(batch, "batch")
     try:
         with conn.transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"

@@ -47,7 +47,9 @@ def create(
         "type": validate.text(type, "type", max_length=64),
         "channel": validate.choice(channel, "channel", get_args(AlertChannel)),
         "message": validate.text(message, "message"),
-        "metadata": Jsonb(validate.document(metadata or {}, "metadata"), dumps=encode_json),
+        "metadata": Jsonb(
+            validate.document({} if metadata is None else metadata, "metadata"), dumps=encode_json
+        ),
     }
     alert = write_one(conn, "create_alert", params, Alert)
     assert alert is not None
@@ -56,7 +58,7 @@ def create(
 
 def get(conn: Connection[Any], alert_id: UUID) -> Alert:
     """The alert with this id; :class:`NotFound` otherwise."""
-    alert = fetch_one(conn, "get_alert", {"alert_id": alert_id}, Alert)
+    alert = fetch_one(conn, "get_alert", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}.")
     return alert
@@ -64,7 +66,9 @@ def get(conn: Connection[Any], alert_id: UUID) -> Alert:
 
 def pending_for_user(conn: Connection[Any], user_id: UUID) -> list[AlertWithSignal]:
     """A user's pending alerts, newest first, each with its signal: two queries, no N+1."""
-    alerts = fetch_all(conn, "pending_alerts_for_user", {"user_id": user_id}, Alert)
+    alerts = fetch_all(
+        conn, "pending_alerts_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
+    )
     ids = sorted({a.signal_id for a in alerts if a.signal_id is not None})
     signals = fetch_all(conn, "signals_by_ids", {"signal_ids": ids}, Signal) if ids else []
     by_id = {s.id: s for s in signals}
@@ -80,7 +84,7 @@ def fan_out(conn: Connection[Any], signal_id: UUID) -> int:
     One statement; users already alerted about this signal are skipped, so
     fanning out twice adds nothing.
     """
-    return execute(conn, "fan_out_signal", {"signal_id": signal_id})
+    return execute(conn, "fan_out_signal", {"signal_id": validate.uuid(signal_id, "signal_id")})
 
 
 def claim(conn: Connection[Any], *, limit: int = 100) -> list[Alert]:
@@ -109,18 +113,27 @@ def _transition(conn: Connection[Any], name: str, params: dict[str, Any], rule: 
 def mark_sent(conn: Connection[Any], alert_id: UUID) -> Alert:
     """A pending (or previously failed) alert was delivered."""
     return _transition(
-        conn, "mark_alert_sent", {"alert_id": alert_id}, "only pending or failed alerts can be sent"
+        conn,
+        "mark_alert_sent",
+        {"alert_id": validate.uuid(alert_id, "alert_id")},
+        "only pending or failed alerts can be sent",
     )
 
 
 def mark_failed(conn: Connection[Any], alert_id: UUID, reason: str) -> Alert:
     """A pending alert could not be delivered; ``metadata['failureReason']`` keeps why."""
-    params = {"alert_id": alert_id, "reason": validate.text(reason, "reason", max_length=2000)}
+    params = {
+        "alert_id": validate.uuid(alert_id, "alert_id"),
+        "reason": validate.text(reason, "reason", max_length=2000),
+    }
     return _transition(conn, "mark_alert_failed", params, "only pending alerts can fail")
 
 
 def acknowledge(conn: Connection[Any], alert_id: UUID) -> Alert:
     """The user saw a sent alert."""
     return _transition(
-        conn, "acknowledge_alert", {"alert_id": alert_id}, "only sent alerts can be acknowledged"
+        conn,
+        "acknowledge_alert",
+        {"alert_id": validate.uuid(alert_id, "alert_id")},
+        "only sent alerts can be acknowledged",
     )

@@ -53,10 +53,7 @@ def append(
     """
     validate.text(stream_type, "stream_type", max_length=128)
     validate.uuid(stream_id, "stream_id")
-    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-        raise InvalidInput("expected_version must be an integer.")
-    if expected_version < 0:
-        raise InvalidInput(f"expected_version must be 0 or more, not {expected_version}.")
+    validate.natural(expected_version, "expected_version")
     checked = [_checked(e) for e in events]
     appended: list[Event] = []
     with transaction(conn):
@@ -89,12 +86,17 @@ def append(
 
 def version(conn: Connection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
-    return int(fetch_value(conn, "stream_version", {"stream_id": stream_id}))
+    return int(
+        fetch_value(conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")})
+    )
 
 
 def read_stream(conn: Connection[Any], stream_id: UUID, *, after_version: int = 0) -> list[Event]:
     """A stream's events after ``after_version``, in version order."""
-    params = {"stream_id": stream_id, "after_version": after_version}
+    params = {
+        "stream_id": validate.uuid(stream_id, "stream_id"),
+        "after_version": validate.natural(after_version, "after_version"),
+    }
     return fetch_all(conn, "read_stream", params, Event)
 
 
@@ -106,7 +108,10 @@ def read_all_after(conn: Connection[Any], position: int, *, limit: int = 1000) -
     a small window behind its last position, or read only events older than
     its longest transaction.
     """
-    params = {"after_position": position, "max_rows": validate.positive_int(limit, "limit")}
+    params = {
+        "after_position": validate.natural(position, "position"),
+        "max_rows": validate.positive_int(limit, "limit"),
+    }
     return fetch_all(conn, "read_all_after", params, Event)
 
 

@@ -89,7 +89,9 @@ def create(
 
 def get(conn: Connection[Any], intent_id: UUID) -> Intent:
     """The intent with this id; :class:`NotFound` otherwise."""
-    intent = fetch_one(conn, "get_intent", {"intent_id": intent_id}, Intent)
+    intent = fetch_one(
+        conn, "get_intent", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
+    )
     if intent is None:
         raise NotFound(f"no intent with id {intent_id}.")
     return intent
@@ -97,7 +99,9 @@ def get(conn: Connection[Any], intent_id: UUID) -> Intent:
 
 def active_for_user(conn: Connection[Any], user_id: UUID) -> list[Intent]:
     """A user's active intents, oldest first."""
-    return fetch_all(conn, "active_intents_for_user", {"user_id": user_id}, Intent)
+    return fetch_all(
+        conn, "active_intents_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
+    )
 
 
 def transition(conn: Connection[Any], intent_id: UUID, to: IntentStatus) -> Intent:
@@ -107,7 +111,11 @@ def transition(conn: Connection[Any], intent_id: UUID, to: IntentStatus) -> Inte
     """
     validate.choice(to, "status", get_args(IntentStatus))
     sources = [status for status, targets in TRANSITIONS.items() if to in targets]
-    params = {"intent_id": intent_id, "from_statuses": sources, "to_status": to}
+    params = {
+        "intent_id": validate.uuid(intent_id, "intent_id"),
+        "from_statuses": sources,
+        "to_status": to,
+    }
     intent = write_one(conn, "transition_intent", params, Intent)
     if intent is None:
         current = get(conn, intent_id)

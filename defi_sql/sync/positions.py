@@ -99,17 +99,26 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
 
 def list_for_user(conn: Connection[Any], user_id: UUID) -> list[Position]:
     """Every snapshot of a user, newest first."""
-    return fetch_all(conn, "list_user_positions", {"user_id": user_id}, Position)
+    return fetch_all(
+        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
 
 
 def latest(conn: Connection[Any], user_id: UUID) -> Position | None:
     """The user's most recent snapshot on any protocol, or None."""
-    return fetch_one(conn, "latest_user_position", {"user_id": user_id}, Position)
+    return fetch_one(
+        conn, "latest_user_position", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
 
 
 def latest_per_protocol(conn: Connection[Any], user_id: UUID) -> list[Position]:
     """The user's most recent snapshot on each (protocol, chain)."""
-    return fetch_all(conn, "latest_user_positions_per_protocol", {"user_id": user_id}, Position)
+    return fetch_all(
+        conn,
+        "latest_user_positions_per_protocol",
+        {"user_id": validate.uuid(user_id, "user_id")},
+        Position,
+    )
 
 
 def list_for_wallet(
@@ -129,7 +138,7 @@ def history(
 ) -> list[Position]:
     """The user's snapshots with ``since <= snapshot_at < until``, oldest first."""
     params = {
-        "user_id": user_id,
+        "user_id": validate.uuid(user_id, "user_id"),
         "since": validate.aware(since, "since"),
         "until": validate.aware(until, "until"),
     }

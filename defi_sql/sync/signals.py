@@ -5,7 +5,7 @@ Generated from defi_sql/aio/signals.py by defi_sql/_async_to_sync.py: do not edi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, get_args
 from uuid import UUID
 
@@ -44,13 +44,13 @@ def create(
         validate.aware(detected_at, "detected_at")
     if expires_at is not None:
         validate.aware(expires_at, "expires_at")
-        if detected_at is not None and expires_at <= detected_at:
+        if expires_at <= (detected_at or datetime.now(UTC)):
             raise InvalidInput("expires_at must be after detected_at.")
     params = {
         "type": validate.text(type, "type", max_length=64),
         "asset": validate.text(asset, "asset", max_length=64),
         "severity": validate.choice(severity, "severity", get_args(Severity)),
-        "data": Jsonb(validate.document(data or {}, "data"), dumps=encode_json),
+        "data": Jsonb(validate.document({} if data is None else data, "data"), dumps=encode_json),
         "detected_at": detected_at,
         "expires_at": expires_at,
     }
@@ -61,7 +61,9 @@ def create(
 
 def get(conn: Connection[Any], signal_id: UUID) -> Signal:
     """The signal with this id; :class:`NotFound` otherwise."""
-    signal = fetch_one(conn, "get_signal", {"signal_id": signal_id}, Signal)
+    signal = fetch_one(
+        conn, "get_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+    )
     if signal is None:
         raise NotFound(f"no signal with id {signal_id}.")
     return signal
@@ -95,7 +97,9 @@ def expire_overdue(conn: Connection[Any]) -> int:
 
 def acknowledge(conn: Connection[Any], signal_id: UUID) -> Signal:
     """Mark an active signal acknowledged (acknowledging twice is harmless)."""
-    signal = write_one(conn, "acknowledge_signal", {"signal_id": signal_id}, Signal)
+    signal = write_one(
+        conn, "acknowledge_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+    )
     if signal is None:
         current = get(conn, signal_id)
         raise InvalidInput(f"signal {signal_id} is {current.status} and cannot be acknowledged.")

@@ -65,7 +65,9 @@ def create(
 
 def get(conn: Connection[Any], user_id: UUID) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
-    return _found(fetch_one(conn, "get_user", {"user_id": user_id}, User), user_id)
+    return _found(
+        fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User), user_id
+    )
 
 
 def find_by_wallet(conn: Connection[Any], wallet_address: str) -> User | None:
@@ -86,24 +88,29 @@ def get_or_create(conn: Connection[Any], wallet_address: str) -> User:
 
 def update_preferences(conn: Connection[Any], user_id: UUID, patch: UserPreferences) -> User:
     """Merge ``patch`` into the stored preferences: the keys it sets replace the stored ones."""
-    params = {"user_id": user_id, "patch": _preferences(patch)}
+    params = {"user_id": validate.uuid(user_id, "user_id"), "patch": _preferences(patch)}
     return _found(write_one(conn, "merge_user_preferences", params, User), user_id)
 
 
 def set_telegram_chat(conn: Connection[Any], user_id: UUID, telegram_chat_id: str | None) -> User:
     """Link the user's Telegram chat, or unlink it with None."""
-    params = {"user_id": user_id, "telegram_chat_id": _chat_id(telegram_chat_id)}
+    params = {
+        "user_id": validate.uuid(user_id, "user_id"),
+        "telegram_chat_id": _chat_id(telegram_chat_id),
+    }
     return _found(write_one(conn, "set_user_telegram_chat", params, User), user_id)
 
 
 def delete(conn: Connection[Any], user_id: UUID) -> None:
     """Delete the user with their positions, alerts and intents; :class:`NotFound` if absent."""
-    if execute(conn, "delete_user", {"user_id": user_id}) == 0:
+    if execute(conn, "delete_user", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
         raise NotFound(f"no user with id {user_id}.")
 
 
 def get_with_positions(conn: Connection[Any], user_id: UUID) -> UserWithPositions:
     """The user and all their position snapshots, newest first: two queries, no N+1."""
     user = get(conn, user_id)
-    positions = fetch_all(conn, "list_user_positions", {"user_id": user_id}, Position)
+    positions = fetch_all(
+        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+    )
     return UserWithPositions(user=user, positions=positions)

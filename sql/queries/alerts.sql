@@ -24,10 +24,10 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
  ORDER BY created_at DESC;
 
 -- name: fan_out_signal(signal_id)!
--- One pending alert per user whose preferences.activeSignals contain the
--- signal's type, on the user's first usable notification channel (in_app when
--- none); users already alerted about this signal are skipped, so a repeated
--- fan-out adds nothing. One statement.
+-- One pending alert per user whose preferences.activeSignals contain the type
+-- of this active signal, on the user's first usable notification channel
+-- (in_app when none). Users already alerted about it are skipped, even by a
+-- concurrent fan-out (alerts_signal_id_user_id_type_key). One statement.
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 SELECT u.id, s.id, 'signal_detected',
        coalesce((SELECT c.channel
@@ -45,7 +45,8 @@ SELECT u.id, s.id, 'signal_detected',
     ON jsonb_typeof(u.preferences -> 'activeSignals') = 'array'
    AND u.preferences -> 'activeSignals' ? s.type
  WHERE s.id = :signal_id
-   AND NOT EXISTS (SELECT 1 FROM alerts AS a WHERE a.signal_id = s.id AND a.user_id = u.id);
+   AND s.status = 'active'
+ON CONFLICT (signal_id, user_id, type) WHERE signal_id IS NOT NULL DO NOTHING;
 
 -- name: claim_pending_alerts(max_rows)
 -- Lock up to max_rows pending alerts, oldest first, skipping those another
@@ -78,10 +79,10 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at;
 
 -- name: acknowledge_alert(alert_id)^
--- The user saw a sent alert.
+-- The user saw a sent alert (acknowledging twice keeps the first time).
 UPDATE alerts
-   SET status = 'acknowledged', acknowledged_at = now()
+   SET status = 'acknowledged', acknowledged_at = coalesce(acknowledged_at, now())
  WHERE id = :alert_id
-   AND status = 'sent'
+   AND status IN ('sent', 'acknowledged')
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at;

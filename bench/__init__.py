@@ -1,0 +1,1 @@
+"""defi-sql benchmarks: `make bench` (see bench/README.md)."""

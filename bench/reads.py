@@ -1,0 +1,140 @@
+"""Typed reads: 100k position rows (with JSONB) through defi-sql and the alternatives.
+
+Every variant runs the same SELECT (``stream_positions`` of sql/queries) on the
+same data in the same run; the table reports each one's median time relative
+to defi-sql's typed path (the baseline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import aiosql
+import asyncpg
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy import create_engine, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from bench.common import Result, median_seconds, print_table
+from defi_sql.describe import to_numbered
+from defi_sql.models import Position
+from defi_sql.rows import use_raw_json
+from defi_sql.seed import seed_users
+from defi_sql.statements import statement
+from defi_sql.sync._execute import fetch_all
+
+SECTION = "typed reads of 100k positions"
+BASELINE = "defi-sql typed (msgspec structs)"
+#: variant -> least (its time / defi-sql's time), from the issue's targets
+TARGETS = {
+    "psycopg dict_row (untyped)": 1.5,
+    "SQLAlchemy 2 ORM": 3.0,
+    "asyncpg Records (untyped)": 1.2,
+    "psycopg tuples, JSONB as bytes (floor)": 1 / 1.3,
+}
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class PositionORM(_Base):
+    __tablename__ = "positions"
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[UUID]
+    wallet_address: Mapped[str]
+    protocol: Mapped[str]
+    chain_id: Mapped[int]
+    health_factor: Mapped[Decimal | None]
+    collateral: Mapped[Any] = mapped_column(JSONB)
+    debt: Mapped[Any] = mapped_column(JSONB)
+    metadata_: Mapped[Any] = mapped_column("metadata", JSONB)
+    snapshot_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+def ensure_rows(url: str, rows: int) -> int:
+    """Seed users with 50 snapshots each until there are at least ``rows`` positions."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        seed_users(conn, max(1, rows // 50), snapshots=50)
+        found = conn.execute("SELECT count(*) FROM positions").fetchone()
+    return int(found[0]) if found else 0
+
+
+def run(url: str, *, rows: int = 100_000, repeat: int = 5) -> list[Result]:
+    count = ensure_rows(url, rows)
+    stmt = statement("stream_positions")
+    sql = stmt.sql
+    numbered, _ = to_numbered(sql)
+    conn = psycopg.connect(url, autocommit=True)
+
+    def ours() -> list[Position]:
+        return fetch_all(conn, "stream_positions", {}, Position)
+
+    def dict_rows() -> list[dict[str, Any]]:
+        return conn.cursor(row_factory=dict_row).execute(sql).fetchall()
+
+    def floor() -> list[tuple[Any, ...]]:
+        cur = conn.cursor()
+        use_raw_json(cur.adapters)
+        return cur.execute(sql).fetchall()
+
+    queries: Any = aiosql.from_str(f"-- name: all_positions()\n{sql}", "psycopg")
+
+    def aiosql_records() -> list[Any]:
+        return list(queries.all_positions(conn))
+
+    engine = create_engine(url_for_sqlalchemy(url))
+
+    def orm() -> list[PositionORM]:
+        with Session(engine) as session:
+            return list(
+                session.scalars(
+                    select(PositionORM).order_by(PositionORM.snapshot_at, PositionORM.id)
+                )
+            )
+
+    loop = asyncio.new_event_loop()
+    apg = loop.run_until_complete(asyncpg.connect(**asyncpg_params(conn)))
+
+    def asyncpg_records() -> list[Any]:
+        return loop.run_until_complete(apg.fetch(numbered))
+
+    variants = [
+        (BASELINE, ours),
+        ("psycopg tuples, JSONB as bytes (floor)", floor),
+        ("psycopg dict_row (untyped)", dict_rows),
+        ("asyncpg Records (untyped)", asyncpg_records),
+        ("aiosql default records", aiosql_records),
+        ("SQLAlchemy 2 ORM", orm),
+    ]
+    results = []
+    try:
+        for name, fn in variants:
+            seconds = median_seconds(fn, repeat)
+            results.append(Result(SECTION, name, seconds, count, BASELINE))
+    finally:
+        loop.run_until_complete(apg.close())
+        loop.close()
+        engine.dispose()
+        conn.close()
+    print_table(f"{SECTION} ({count:,} rows, median of {repeat})", results, TARGETS)
+    return results
+
+
+def url_for_sqlalchemy(conninfo: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    host = params.get("host", "")
+    return f"postgresql+psycopg://{params.get('user', 'postgres')}@/{params['dbname']}?host={host}"
+
+
+def asyncpg_params(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    info = conn.info
+    return {"host": info.host, "port": info.port, "user": info.user, "database": info.dbname}
