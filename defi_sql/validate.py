@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 _WALLET = re.compile(r"0x[0-9a-f]{40}")
+#: Decimals beyond 10**±60 are no amount or ratio, and would only strain ``numeric``.
+DECIMAL_DIGITS = 60
 
 
 def wallet_address(value: object) -> str:
@@ -61,6 +63,13 @@ def decimal(value: object, what: str, *, minimum: Decimal | None = None) -> Deci
         raise InvalidInput(f"{what} must be a Decimal, not {type(value).__name__}.")
     if not value.is_finite():
         raise InvalidInput(f"{what} must be a finite number, not {value}.")
+    if value and not -DECIMAL_DIGITS <= value.adjusted() <= DECIMAL_DIGITS:
+        raise InvalidInput(
+            f"{what} {value:.3e} is out of range: keep it within 1e-{DECIMAL_DIGITS} "
+            f"and 1e{DECIMAL_DIGITS}."
+        )
+    if value.as_tuple().exponent < -DECIMAL_DIGITS:  # type: ignore[operator]
+        raise InvalidInput(f"{what} has more than {DECIMAL_DIGITS} decimal places.")
     if minimum is not None and value < minimum:
         raise InvalidInput(f"{what} must be at least {minimum}, not {value}.")
     return value
@@ -74,12 +83,14 @@ def positive_int(value: object, what: str) -> int:
     return value
 
 
-def natural(value: object, what: str) -> int:
-    """An integer, 0 or more."""
+def natural(value: object, what: str, *, maximum: int = 2**63 - 1) -> int:
+    """An integer from 0 to ``maximum``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{what} must be an integer, not {type(value).__name__}.")
-    if not 0 <= value < 2**63:
+    if value < 0:
         raise InvalidInput(f"{what} must be 0 or more, not {value}.")
+    if value > maximum:
+        raise InvalidInput(f"{what} must be at most {maximum}, not {value}.")
     return value
 
 

@@ -15,7 +15,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.errors import ConcurrencyConflict, InvalidInput
+from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
 from defi_sql.models import Event, NewEvent
 from defi_sql.rows import encode_json
 from defi_sql.sync._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
@@ -53,7 +53,7 @@ def append(
     """
     validate.text(stream_type, "stream_type", max_length=128)
     validate.uuid(stream_id, "stream_id")
-    validate.natural(expected_version, "expected_version")
+    validate.natural(expected_version, "expected_version", maximum=2**31 - 2 - len(events))
     checked = [_checked(e) for e in events]
     appended: list[Event] = []
     with transaction(conn):
@@ -70,10 +70,20 @@ def append(
                 "metadata": Jsonb(event.metadata, dumps=encode_json),
                 "occurred_at": event.occurred_at,
             }
-            row = write_one(conn, "append_event", params, Event)
+            try:
+                row = write_one(conn, "append_event", params, Event)
+            except Conflict as exc:
+                if exc.constraint != "event_store_event_id_key":
+                    raise
+                row = None
             if row is None:
                 row = fetch_one(conn, "get_event", {"event_id": event_id}, Event)
                 resent = row is not None and row.stream_id == stream_id and (row.version == at + 1)
+                if row is not None and (not resent):
+                    raise Conflict(
+                        f"event {event_id} was already appended to stream {row.stream_id} as version {row.version}; give a new event a new event_id.",
+                        constraint="event_store_event_id_key",
+                    )
                 if not resent:
                     current = version(conn, stream_id)
                     raise ConcurrencyConflict(

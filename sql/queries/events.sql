@@ -8,8 +8,10 @@ INSERT INTO event_store (event_id, stream_type, stream_id, version, event_type, 
                          metadata, occurred_at)
 SELECT :event_id, :stream_type, :stream_id, :expected_version + 1, :event_type, :payload,
        :metadata, coalesce(:occurred_at, now())
- WHERE (SELECT coalesce(max(version), 0) FROM event_store WHERE stream_id = :stream_id)
-       = :expected_version
+ WHERE greatest((SELECT coalesce(max(version), 0) FROM event_store
+                   WHERE stream_id = :stream_id),
+                 (SELECT coalesce(max(version), 0) FROM event_store_archive
+                   WHERE stream_id = :stream_id)) = :expected_version
 RETURNING position, event_id, stream_type, stream_id, version, event_type, payload,
           metadata, occurred_at, recorded_at;
 
@@ -21,10 +23,11 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
  WHERE event_id = :event_id;
 
 -- name: stream_version(stream_id)$
--- The stream's current version (0 when empty).
-SELECT coalesce(max(version), 0)
-  FROM event_store
- WHERE stream_id = :stream_id;
+-- The stream's current version, archived events included (0 when empty).
+SELECT greatest((SELECT coalesce(max(version), 0) FROM event_store
+                  WHERE stream_id = :stream_id),
+                (SELECT coalesce(max(version), 0) FROM event_store_archive
+                  WHERE stream_id = :stream_id));
 
 -- name: read_stream(stream_id, after_version)
 -- A stream's events after a version, in version order.

@@ -15,12 +15,13 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
  WHERE id = :intent_id;
 
 -- name: active_intents_for_user(user_id)
--- A user's active intents, oldest first (intents_user_id_status_idx).
+-- A user's active, unexpired intents, oldest first (intents_user_id_status_idx).
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
        executed_at, expires_at, created_at, updated_at
   FROM intents
  WHERE user_id = :user_id
    AND status = 'active'
+   AND (expires_at IS NULL OR expires_at > now())
  ORDER BY created_at;
 
 -- name: transition_intent(intent_id, from_statuses, to_status)^
@@ -37,28 +38,34 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 
 -- name: due_intents()
 -- Active, unexpired intents whose health-factor condition holds on the user's
--- latest snapshot within the intent's scope (protocol and chain, when set).
--- One statement (intents_active_created_at_idx, then one probe per intent).
+-- latest snapshot of some (protocol, chain) within the intent's scope (all of
+-- the user's positions when the intent has none). A condition value that is
+-- not a plain number (written by another application) never holds, rather
+-- than failing the query for everyone. One statement.
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
   FROM intents AS i
  CROSS JOIN LATERAL (
-        SELECT p.health_factor
-          FROM positions AS p
-         WHERE p.user_id = i.user_id
-           AND (i.protocol IS NULL OR p.protocol = i.protocol)
-           AND (i.chain_id IS NULL OR p.chain_id = i.chain_id)
-         ORDER BY p.snapshot_at DESC
-         LIMIT 1
-       ) AS latest
+        SELECT CASE WHEN i.condition ->> 'value' ~ '^[0-9]{1,60}(\.[0-9]{1,60})?$'
+                    THEN (i.condition ->> 'value')::numeric END AS threshold
+       ) AS c
  WHERE i.status = 'active'
    AND (i.expires_at IS NULL OR i.expires_at > now())
    AND coalesce(i.condition ->> 'metric', 'healthFactor') = 'healthFactor'
-   AND CASE i.condition ->> 'operator'
-           WHEN '<'  THEN latest.health_factor <  (i.condition ->> 'value')::numeric
-           WHEN '<=' THEN latest.health_factor <= (i.condition ->> 'value')::numeric
-           WHEN '>'  THEN latest.health_factor >  (i.condition ->> 'value')::numeric
-           WHEN '>=' THEN latest.health_factor >= (i.condition ->> 'value')::numeric
-           ELSE false
-       END
+   AND EXISTS (
+        SELECT 1
+          FROM (SELECT DISTINCT ON (p.protocol, p.chain_id) p.health_factor
+                  FROM positions AS p
+                 WHERE p.user_id = i.user_id
+                   AND (i.protocol IS NULL OR p.protocol = i.protocol)
+                   AND (i.chain_id IS NULL OR p.chain_id = i.chain_id)
+                 ORDER BY p.protocol, p.chain_id, p.snapshot_at DESC, p.id DESC) AS latest
+         WHERE CASE i.condition ->> 'operator'
+                   WHEN '<'  THEN latest.health_factor <  c.threshold
+                   WHEN '<=' THEN latest.health_factor <= c.threshold
+                   WHEN '>'  THEN latest.health_factor >  c.threshold
+                   WHEN '>=' THEN latest.health_factor >= c.threshold
+                   ELSE false
+               END
+       )
  ORDER BY i.created_at;
