@@ -19,7 +19,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from defi_sql import validate
-from defi_sql.rows import struct_row, use_raw_json
+from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
@@ -84,7 +84,8 @@ async def fetch_all(conn: AsyncConnection[Any], name: str, params: Params, cls: 
         async with conn.cursor(row_factory=struct_row(cls)) as cur:
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
-            return await cur.fetchall()
+            with paused_gc():  # the rows are already here: building them is pure CPU
+                return await cur.fetchall()
     except psycopg.Error as exc:
         raise translate(exc) from None
 

@@ -175,6 +175,6 @@ async def at_risk(
 
 
 async def iterate_all(conn: AsyncConnection[Any], *, batch: int = 2000) -> AsyncIterator[Position]:
-    """Every snapshot, oldest first, streamed ``batch`` rows at a time (flat memory)."""
+    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory."""
     async for position in stream(conn, "stream_positions", {}, Position, batch=batch):
         yield position

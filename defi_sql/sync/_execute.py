@@ -21,7 +21,7 @@ import psycopg
 from psycopg import Connection
 
 from defi_sql import validate
-from defi_sql.rows import struct_row, use_raw_json
+from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
@@ -73,7 +73,8 @@ def fetch_all(conn: Connection[Any], name: str, params: Params, cls: type[T]) ->
         with conn.cursor(row_factory=struct_row(cls)) as cur:
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
-            return cur.fetchall()
+            with paused_gc():
+                return cur.fetchall()
     except psycopg.Error as exc:
         raise translate(exc) from None
 

@@ -163,6 +163,6 @@ def at_risk(
 
 
 def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Iterator[Position]:
-    """Every snapshot, oldest first, streamed ``batch`` rows at a time (flat memory)."""
+    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory."""
     for position in stream(conn, "stream_positions", {}, Position, batch=batch):
         yield position

@@ -104,8 +104,8 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
  ORDER BY p.health_factor, p.user_id;
 
 -- name: stream_positions()
--- Every snapshot, for exports and projections (iterate it; it streams).
+-- Every snapshot in storage order, for exports and projections: no sort, so
+-- it streams from the first row however large the table (iterate it).
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
-  FROM positions
- ORDER BY snapshot_at, id;
+  FROM positions;
