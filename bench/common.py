@@ -67,23 +67,33 @@ def server_version(url: str) -> str:
     return str(row[0]) if row else "?"
 
 
-def print_table(title: str, results: list[Result], targets: dict[str, float]) -> None:
-    """A markdown table: each variant's median, rows/s and time relative to the baseline.
+@dataclass(frozen=True)
+class Target:
+    """What the baseline must show against a variant: ``faster`` by at least
+    ``factor`` (variant time / baseline time >= factor), or ``within`` a factor
+    of it (baseline time / variant time <= factor)."""
 
-    ``targets`` maps a variant to the least ``its time / baseline time`` it must show
-    (e.g. 1.5: the baseline is at least 1.5x faster than it).
-    """
+    kind: str
+    factor: float
+
+    def check(self, ratio: float) -> str:
+        if self.kind == "faster":
+            met = ratio >= self.factor
+            return f"≥ {self.factor:g}x faster: {'met' if met else 'MISSED'}"
+        met = 1 / ratio <= self.factor
+        return f"within {self.factor:g}x: {'met' if met else 'MISSED'} ({1 / ratio:.2f}x)"
+
+
+def print_table(title: str, results: list[Result], targets: dict[str, Target]) -> None:
+    """A markdown table: each variant's median, rows/s and time relative to the baseline."""
     by_name = {r.name: r for r in results}
     print(f"\n## {title}\n")
-    print("| variant | median | rows/s | time vs baseline | target |")
+    print("| variant | median | rows/s | time vs baseline | baseline's target |")
     print("|---|---:|---:|---:|---|")
     for r in results:
-        base = by_name[r.baseline]
-        ratio = r.seconds / base.seconds
+        ratio = r.seconds / by_name[r.baseline].seconds
         target = targets.get(r.name)
-        verdict = (
-            "" if target is None else f"≥ {target:g}x: {'met' if ratio >= target else 'MISSED'}"
-        )
+        verdict = "" if target is None else target.check(ratio)
         print(
             f"| {r.name} | {r.seconds * 1000:,.0f} ms | {r.rows_per_second:,.0f} "
             f"| {ratio:.2f}x | {verdict} |"
