@@ -18,6 +18,7 @@ from uuid import UUID
 import aiosql
 import asyncpg
 import psycopg
+from psycopg import adapt
 from psycopg.rows import dict_row
 from sqlalchemy import create_engine, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -26,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from bench.common import Result, Target, median_seconds, print_table
 from defi_sql.describe import to_numbered
 from defi_sql.models import Position
-from defi_sql.rows import use_raw_json
+from defi_sql.rows import JSON_OIDS
 from defi_sql.seed import seed_users
 from defi_sql.statements import statement
 from defi_sql.sync._execute import fetch_all
@@ -40,6 +41,13 @@ TARGETS = {
     "asyncpg Records, JSONB decoded": Target("faster", 1.2),
     "psycopg tuples, JSONB as bytes (floor)": Target("within", 1.3),
 }
+
+
+class RawBytesLoader(adapt.Loader):
+    """The floor: JSON left as the bytes PostgreSQL sent, nothing decoded."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
 
 
 class _Base(DeclarativeBase):
@@ -85,7 +93,8 @@ def run(url: str, *, rows: int = 100_000, repeat: int = 5) -> list[Result]:
 
     def floor() -> list[tuple[Any, ...]]:
         cur = conn.cursor()
-        use_raw_json(cur.adapters)
+        for oid in JSON_OIDS:
+            cur.adapters.register_loader(oid, RawBytesLoader)
         return cur.execute(sql).fetchall()
 
     queries: Any = aiosql.from_str(f"-- name: all_positions()\n{sql}", "psycopg")

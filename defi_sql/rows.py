@@ -2,7 +2,7 @@
 
 psycopg parses most columns in C (uuid, timestamptz, numeric -> Decimal, int);
 JSON is where the time goes. Here ``json``/``jsonb`` columns are not parsed by
-psycopg at all: they arrive as raw bytes and are decoded once, straight into
+psycopg at all: they arrive as text and are decoded once, straight into
 the field's type, by a cached typed ``msgspec.json.Decoder`` (camelCase keys,
 ``Decimal`` amounts, unknown keys ignored). The row factory then builds the
 struct from the column values by name, with a maker generated per struct and
@@ -19,14 +19,13 @@ from typing import Any, TypeVar
 
 import msgspec
 from psycopg import adapt
-from psycopg.abc import Buffer
 from psycopg.rows import BaseRowFactory, RowMaker
+from psycopg.types.string import TextLoader
 
 from defi_sql.errors import ConfigError
 
 __all__ = [
     "JSON_OIDS",
-    "RawJsonLoader",
     "encode_json",
     "paused_gc",
     "struct_row",
@@ -42,17 +41,15 @@ _ENCODER = msgspec.json.Encoder()
 _NUMBER_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
-class RawJsonLoader(adapt.Loader):
-    """Leave ``json``/``jsonb`` as the bytes PostgreSQL sent (text format)."""
-
-    def load(self, data: Buffer) -> bytes:
-        return bytes(data)
-
-
 def use_raw_json(adapters: adapt.AdaptersMap) -> None:
-    """Make a connection's or cursor's adapters load JSON as raw bytes."""
+    """Make a connection's or cursor's adapters leave JSON undecoded.
+
+    ``json``/``jsonb`` columns then arrive as the text PostgreSQL sent, through
+    psycopg's C text loader (measured faster than a Python loader returning
+    bytes), for msgspec to decode straight into the field's type.
+    """
     for oid in JSON_OIDS:
-        adapters.register_loader(oid, RawJsonLoader)
+        adapters.register_loader(oid, TextLoader)
 
 
 def encode_json(value: object, *, numbers: bool = False) -> bytes:
@@ -61,7 +58,7 @@ def encode_json(value: object, *, numbers: bool = False) -> bytes:
 
 
 @functools.cache
-def _decoder(field_type: Any) -> Callable[[bytes], Any]:
+def _decoder(field_type: Any) -> Callable[[str], Any]:
     return msgspec.json.Decoder(field_type).decode
 
 
