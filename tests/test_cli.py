@@ -13,6 +13,7 @@ from defi_sql.paths import migrations_dir
 from .conftest import FIXTURES, cli
 
 ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
+WIDTH = max(len(mid) for mid in ALL)  # status pads ids to the longest
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def use_db(monkeypatch: pytest.MonkeyPatch, clean_env: Path, empty_db_url: str) 
 def test_migrate_status_rollback(use_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--check"]) == 1
     out, err = capsys.readouterr()
-    assert f"{ALL[0]:<26}  pending" in out
+    assert f"{ALL[0]:<{WIDTH}}  pending" in out
     assert out.splitlines()[-1] == f"0 applied, {len(ALL)} pending, 0 edited"
     assert (
         err.splitlines()[-1]
@@ -42,7 +43,7 @@ def test_migrate_status_rollback(use_db: str, capsys: pytest.CaptureFixture[str]
 
     assert main(["status", "--check"]) == 0
     out, _ = capsys.readouterr()
-    assert f"{ALL[-1]:<26}  applied           1  " in out
+    assert f"{ALL[-1]:<{WIDTH}}  applied           1  " in out
 
     assert main(["rollback", "--steps", "1"]) == 0
     out, _ = capsys.readouterr()
@@ -233,7 +234,7 @@ def test_repair_accepts_an_edited_migration(
     capsys.readouterr()
     assert main(["status", "--check"]) == 1
     out, _ = capsys.readouterr()
-    assert f"{ALL[0]:<26}  edited " in out
+    assert f"{ALL[0]:<{WIDTH}}  edited " in out
     assert main(["migrate"]) == 1
     assert capsys.readouterr().err.startswith(
         f"defi-sql: error: applied migration {ALL[0]} changed on disk since it was applied;"
