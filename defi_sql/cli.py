@@ -22,6 +22,7 @@ from defi_sql.errors import DefiSqlError, Refused
 from defi_sql.migrations import Migrator, create_migration
 from defi_sql.paths import migrations_dir
 from defi_sql.seed import seed_dev, seed_users
+from defi_sql.structs import struct_source
 from defi_sql.target import Target, resolve_target
 
 __all__ = ["main"]
@@ -29,8 +30,8 @@ __all__ = ["main"]
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _out(line: str = "") -> None:
-    print(line, flush=True)
+def _out(line: str = "", *, end: str = "\n") -> None:
+    print(line, end=end, flush=True)
 
 
 def _err(line: str) -> None:
@@ -120,6 +121,13 @@ def cmd_new(args: argparse.Namespace) -> int:
     forward, rollback = create_migration(args.name, migrations_dir())
     _out(f"created {forward}")
     _out(f"created {rollback}")
+    return 0
+
+
+def cmd_struct(args: argparse.Namespace) -> int:
+    target = resolve_target()
+    with connect(target.conninfo) as conn:
+        _out(struct_source(conn, args.table), end="")
     return 0
 
 
@@ -252,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--snapshots", type=int, default=50, metavar="M", help="position snapshots per user (50)"
     )
+
+    p = command("struct", cmd_struct, "print a msgspec struct for a table, from the live catalog")
+    p.add_argument("table", help="a table of the migrated schema, e.g. signals")
 
     p = command("repair", cmd_repair, "accept the current content of edited, applied migrations")
     p.add_argument(

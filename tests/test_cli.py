@@ -130,7 +130,17 @@ def test_every_command_has_help() -> None:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
     helps = {action.dest: action.help for action in subparsers._choices_actions}  # type: ignore[attr-defined]
-    assert set(helps) == {"migrate", "rollback", "fresh", "status", "new", "seed", "repair", "db"}
+    assert set(helps) == {
+        "migrate",
+        "rollback",
+        "fresh",
+        "status",
+        "new",
+        "seed",
+        "repair",
+        "struct",
+        "db",
+    }
     assert all(text and len(text) > 10 for text in helps.values())
 
 

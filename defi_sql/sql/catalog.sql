@@ -90,3 +90,33 @@ WITH ns AS (
 SELECT kind, name, definition
   FROM items
  ORDER BY kind, name, definition;
+
+-- name: table_columns(table_name)
+-- The columns of one table of the current schema, in order, for `defi-sql struct`.
+SELECT a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS sql_type,
+       coalesce(elem.typname, t.typname) AS base_type,
+       elem.typname IS NOT NULL AS is_array,
+       a.attnotnull AS not_null,
+       col_description(c.oid, a.attnum) AS comment,
+       (SELECT pg_get_constraintdef(con.oid)
+          FROM pg_constraint AS con
+         WHERE con.conrelid = c.oid AND con.contype = 'c' AND con.conkey = ARRAY[a.attnum]
+           AND strpos(pg_get_constraintdef(con.oid), '= ANY (ARRAY[') > 0
+         ORDER BY con.conname
+         LIMIT 1) AS choices
+  FROM pg_class AS c
+  JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_type AS t ON t.oid = a.atttypid
+  LEFT JOIN pg_type AS elem ON elem.oid = t.typelem AND t.typcategory = 'A'
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name
+   AND c.relkind IN ('r', 'p', 'v', 'm')
+ ORDER BY a.attnum;
+
+-- name: table_comment(table_name)$
+-- The COMMENT ON TABLE text of one table of the current schema.
+SELECT obj_description(c.oid, 'pg_class')
+  FROM pg_class AS c
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name;

@@ -1,0 +1,78 @@
+"""`defi-sql struct TABLE` writes a struct that compiles and agrees with models.py."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+
+from defi_sql import models
+from defi_sql.cli import main
+from defi_sql.errors import NotFound
+from defi_sql.structs import class_name, struct_source
+
+TABLES = {
+    "users": models.User,
+    "positions": models.Position,
+    "signals": models.Signal,
+    "alerts": models.Alert,
+    "intents": models.Intent,
+    "event_store": models.Event,
+}
+
+
+def optional(annotation: Any) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+@pytest.mark.parametrize(("table", "model"), TABLES.items(), ids=list(TABLES))
+def test_generated_struct_matches_the_model(
+    shared_db: psycopg.Connection[Any], table: str, model: type[msgspec.Struct]
+) -> None:
+    source = struct_source(shared_db, table)
+    module = types.ModuleType(f"generated_{table}")
+    exec(compile(source, f"<struct {table}>", "exec", dont_inherit=True), module.__dict__)
+    generated = getattr(module, class_name(table))
+    hints = typing.get_type_hints(generated)
+    expected = typing.get_type_hints(model)
+    assert list(hints) == [f.name for f in msgspec.structs.fields(model)]
+    for name, annotation in hints.items():
+        assert optional(annotation) == optional(expected[name]), name
+
+
+def test_enum_checks_become_literals(shared_db: psycopg.Connection[Any]) -> None:
+    source = struct_source(shared_db, "alerts")
+    assert '    channel: Literal["telegram", "email", "in_app"]\n' in source
+    assert '    status: Literal["pending", "sent", "failed", "acknowledged"]\n' in source
+    assert "    signal_id: UUID | None\n" in source
+    assert source.startswith("from datetime import datetime\nfrom typing import Literal\n")
+
+
+@pytest.mark.parametrize(
+    ("table", "name"),
+    [
+        ("users", "User"),
+        ("event_store", "EventStore"),
+        ("policies", "Policy"),
+        ("address", "Address"),
+    ],
+)
+def test_class_name(table: str, name: str) -> None:
+    assert class_name(table) == name
+
+
+def test_unknown_table(shared_db: psycopg.Connection[Any]) -> None:
+    with pytest.raises(NotFound, match=r"^there is no table 'nope' in the current schema; "):
+        struct_source(shared_db, "nope")
+
+
+def test_struct_command(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert main(["struct", "signals"]) == 0
+    assert "class Signal(Row, kw_only=True, frozen=True):" in capsys.readouterr().out
