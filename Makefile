@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CLI    := $(BIN)/defi-sql
 
 .DEFAULT_GOAL := help
-.PHONY: help migrate rollback fresh status new seed db-stop bench sync test lint typecheck pytest clean
+.PHONY: help migrate rollback fresh status new seed db-stop bench schema sync test lint typecheck pytest clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP) ## benchmarks against the alternatives (args="--quick" for about a minute)
 	@$(BIN)/python -m bench $(args)
+
+schema: $(STAMP) ## regenerate sql/schema.sql (the migrated schema in one file) on PostgreSQL 18
+	@$(CLI) schema --output sql/schema.sql
 
 sync: $(STAMP) ## regenerate defi_sql/sync from defi_sql/aio
 	@$(BIN)/python -m defi_sql._async_to_sync

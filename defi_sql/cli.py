@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
@@ -18,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from defi_sql import embedded
 from defi_sql.config import environment_name
 from defi_sql.connection import connect, scrub
+from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import DefiSqlError, Refused
 from defi_sql.migrations import Migrator, create_migration
 from defi_sql.paths import migrations_dir
@@ -128,6 +130,18 @@ def cmd_struct(args: argparse.Namespace) -> int:
     target = resolve_target()
     with connect(target.conninfo) as conn:
         _out(struct_source(conn, args.table), end="")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    admin = embedded.start(DUMP_VERSION, database="postgres")
+    with migrated_scratch_database(admin) as url:
+        text = dump_schema(url)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        _out(f"wrote {args.output}")
+    else:
+        _out(text, end="")
     return 0
 
 
@@ -260,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--snapshots", type=int, default=50, metavar="M", help="position snapshots per user (50)"
     )
+
+    p = command(
+        "schema", cmd_schema, "dump the schema the migrations produce (embedded PostgreSQL 18)"
+    )
+    p.add_argument("--output", metavar="FILE", help="write it to FILE, e.g. sql/schema.sql")
 
     p = command("struct", cmd_struct, "print a msgspec struct for a table, from the live catalog")
     p.add_argument("table", help="a table of the migrated schema, e.g. signals")

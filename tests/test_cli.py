@@ -139,6 +139,7 @@ def test_every_command_has_help() -> None:
         "seed",
         "repair",
         "struct",
+        "schema",
         "db",
     }
     assert all(text and len(text) > 10 for text in helps.values())

@@ -1,0 +1,999 @@
+--
+-- PostgreSQL database dump
+--
+
+--
+-- Name: archive_events(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.archive_events(cutoff timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    moved_count bigint;
+BEGIN
+    IF cutoff IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'null_value_not_allowed',
+            MESSAGE = 'archive_events: cutoff must not be NULL';
+    END IF;
+
+    PERFORM set_config('defi_sql.archiving', 'on', true);
+
+    WITH moved AS (
+        DELETE FROM event_store
+        WHERE recorded_at < cutoff
+        RETURNING position, event_id, stream_type, stream_id, version,
+                  event_type, payload, metadata, occurred_at, recorded_at
+    )
+    INSERT INTO event_store_archive (
+        position, event_id, stream_type, stream_id, version,
+        event_type, payload, metadata, occurred_at, recorded_at
+    )
+    SELECT position, event_id, stream_type, stream_id, version,
+           event_type, payload, metadata, occurred_at, recorded_at
+    FROM moved;
+
+    GET DIAGNOSTICS moved_count = ROW_COUNT;
+
+    PERFORM set_config('defi_sql.archiving', 'off', true);
+
+    RETURN moved_count;
+END;
+$$;
+
+--
+-- Name: FUNCTION archive_events(cutoff timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.archive_events(cutoff timestamp with time zone) IS 'Moves every event with recorded_at < cutoff from event_store to event_store_archive in one statement and returns the number of events moved. Idempotent: events already archived are no longer in event_store, so a repeated call moves nothing. Note that archived events leave the scope of event_store''s UNIQUE (event_id) and (stream_id, version) constraints; archive only streams that will not be appended to again.';
+
+--
+-- Name: event_store_forbid_change(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.event_store_forbid_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- archive_events() sets defi_sql.archiving = 'on' (transaction-local)
+    -- while it moves rows; only its DELETEs are let through.
+    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'event_store'
+       AND current_setting('defi_sql.archiving', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+
+    RAISE EXCEPTION USING
+        ERRCODE = 'restrict_violation',
+        MESSAGE = format('%I is append-only: events cannot be updated or deleted', TG_TABLE_NAME),
+        DETAIL  = format('%s on %I was rejected.', TG_OP, TG_TABLE_NAME),
+        HINT    = 'archive old events with SELECT archive_events(cutoff)';
+END;
+$$;
+
+--
+-- Name: FUNCTION event_store_forbid_change(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.event_store_forbid_change() IS 'Trigger function that makes event_store and event_store_archive append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE from event_store while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
+
+--
+-- Name: normalize_wallet_address(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.normalize_wallet_address() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.wallet_address := lower(NEW.wallet_address);
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION normalize_wallet_address(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.normalize_wallet_address() IS 'Trigger function for BEFORE INSERT OR UPDATE OF wallet_address ... FOR EACH ROW triggers: stores NEW.wallet_address in lower case so that uniqueness and lookups are case-insensitive. It deliberately does not trim whitespace; the table''s CHECK constraint rejects malformed addresses instead.';
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_updated_at() IS 'Trigger function for BEFORE UPDATE ... FOR EACH ROW triggers: sets NEW.updated_at to now() (the transaction start time). Any updated_at value supplied by the client is overwritten.';
+
+--
+-- Name: alerts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alerts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    signal_id uuid,
+    type text NOT NULL,
+    channel text NOT NULL,
+    message text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sent_at timestamp with time zone,
+    acknowledged_at timestamp with time zone,
+    status text DEFAULT 'pending'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alerts_acknowledged_has_acknowledged_at CHECK (((status <> 'acknowledged'::text) OR (acknowledged_at IS NOT NULL))),
+    CONSTRAINT alerts_channel_check CHECK ((channel = ANY (ARRAY['telegram'::text, 'email'::text, 'in_app'::text]))),
+    CONSTRAINT alerts_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT alerts_sent_has_sent_at CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
+    CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'acknowledged'::text]))),
+    CONSTRAINT alerts_type_check CHECK ((type <> ''::text))
+);
+
+--
+-- Name: TABLE alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.alerts IS 'Notifications for a user on one channel, with their delivery status.';
+
+--
+-- Name: COLUMN alerts.user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.user_id IS 'Recipient; alerts are deleted together with the user.';
+
+--
+-- Name: COLUMN alerts.signal_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.signal_id IS 'Signal that caused the alert; NULL if the alert was not caused by a signal or the signal has since been deleted (ON DELETE SET NULL).';
+
+--
+-- Name: COLUMN alerts.type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.type IS 'Alert type identifier (free text, non-empty), e.g. a signal type or ''health_factor''.';
+
+--
+-- Name: COLUMN alerts.channel; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.channel IS 'Delivery channel: ''telegram'', ''email'' or ''in_app''.';
+
+--
+-- Name: COLUMN alerts.message; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.message IS 'Human-readable text as delivered to the user.';
+
+--
+-- Name: COLUMN alerts.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.metadata IS 'JSON object with channel- or type-specific details (e.g. provider message id, error of a failed delivery).';
+
+--
+-- Name: COLUMN alerts.sent_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.sent_at IS 'When delivery succeeded; NULL while pending or if delivery failed. Required when status = ''sent''.';
+
+--
+-- Name: COLUMN alerts.acknowledged_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When the user acknowledged the alert; NULL if not acknowledged. Required when status = ''acknowledged''.';
+
+--
+-- Name: COLUMN alerts.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.status IS '''pending'' = queued, not yet delivered; ''sent'' = delivered (sent_at set); ''failed'' = delivery failed; ''acknowledged'' = seen by the user (acknowledged_at set).';
+
+--
+-- Name: CONSTRAINT alerts_acknowledged_has_acknowledged_at ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT alerts_acknowledged_has_acknowledged_at ON public.alerts IS 'An alert in status ''acknowledged'' must record when it was acknowledged.';
+
+--
+-- Name: CONSTRAINT alerts_sent_has_sent_at ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT alerts_sent_has_sent_at ON public.alerts IS 'An alert in status ''sent'' must record when it was sent.';
+
+--
+-- Name: event_store; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_store (
+    "position" bigint NOT NULL,
+    event_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    stream_type text NOT NULL,
+    stream_id uuid NOT NULL,
+    version integer NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_store_event_type_check CHECK ((event_type <> ''::text)),
+    CONSTRAINT event_store_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT event_store_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT event_store_stream_type_check CHECK ((stream_type <> ''::text)),
+    CONSTRAINT event_store_version_check CHECK ((version >= 1))
+);
+
+--
+-- Name: TABLE event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.event_store IS 'Append-only log of domain events. UPDATE, DELETE and TRUNCATE are rejected by triggers; old events are moved to event_store_archive by archive_events(cutoff).';
+
+--
+-- Name: COLUMN event_store."position"; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store."position" IS 'Global ordering key for projections, assigned at insert time. Gap-tolerant: rolled-back appends leave gaps, which are normal. Values are taken at insert, not at commit, so concurrent appends can become visible out of position order.';
+
+--
+-- Name: COLUMN event_store.event_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.event_id IS 'Client-supplied (or generated) event identity; unique, so re-sending the same event is rejected and appends are idempotent.';
+
+--
+-- Name: COLUMN event_store.stream_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.stream_type IS 'Aggregate type of the stream, e.g. ''position'' or ''intent''.';
+
+--
+-- Name: COLUMN event_store.stream_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.stream_id IS 'Aggregate (stream) identity.';
+
+--
+-- Name: COLUMN event_store.version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.version IS 'Per-stream sequence number starting at 1; UNIQUE (stream_id, version) provides optimistic concurrency: two writers appending the same version conflict.';
+
+--
+-- Name: COLUMN event_store.event_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.event_type IS 'Event name, e.g. ''IntentTriggered''.';
+
+--
+-- Name: COLUMN event_store.payload; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.payload IS 'JSON object with the event data; shape depends on event_type.';
+
+--
+-- Name: COLUMN event_store.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.metadata IS 'JSON object with technical context (e.g. correlation/causation ids, actor); empty object if none.';
+
+--
+-- Name: COLUMN event_store.occurred_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.occurred_at IS 'When the event happened in the domain (may be earlier than recorded_at).';
+
+--
+-- Name: COLUMN event_store.recorded_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.recorded_at IS 'When the event was appended (transaction start time); archive_events() uses it as the cut-off column.';
+
+--
+-- Name: event_store_archive; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_store_archive (
+    "position" bigint NOT NULL,
+    event_id uuid NOT NULL,
+    stream_type text NOT NULL,
+    stream_id uuid NOT NULL,
+    version integer NOT NULL,
+    event_type text NOT NULL,
+    payload jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    archived_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE event_store_archive; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.event_store_archive IS 'Events moved out of event_store by archive_events(cutoff); same columns and values as in event_store (including position) plus archived_at.';
+
+--
+-- Name: COLUMN event_store_archive."position"; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive."position" IS 'The event''s original event_store.position (not regenerated).';
+
+--
+-- Name: COLUMN event_store_archive.payload; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive.payload IS 'The event''s original event_store.payload (JSON object).';
+
+--
+-- Name: COLUMN event_store_archive.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive.metadata IS 'The event''s original event_store.metadata (JSON object).';
+
+--
+-- Name: COLUMN event_store_archive.archived_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive.archived_at IS 'When archive_events() moved the event here (transaction start time).';
+
+--
+-- Name: event_store_position_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.event_store ALTER COLUMN "position" ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.event_store_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: intents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.intents (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    protocol text,
+    chain_id integer,
+    condition jsonb NOT NULL,
+    action jsonb NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    triggered_at timestamp with time zone,
+    executed_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT intents_action_check CHECK ((jsonb_typeof(action) = 'object'::text)),
+    CONSTRAINT intents_chain_id_check CHECK ((chain_id > 0)),
+    CONSTRAINT intents_condition_check CHECK ((jsonb_typeof(condition) = 'object'::text)),
+    CONSTRAINT intents_executed_has_executed_at CHECK (((status <> 'executed'::text) OR (executed_at IS NOT NULL))),
+    CONSTRAINT intents_protocol_check CHECK ((protocol <> ''::text)),
+    CONSTRAINT intents_status_check CHECK ((status = ANY (ARRAY['active'::text, 'triggered'::text, 'executed'::text, 'cancelled'::text, 'failed'::text, 'expired'::text]))),
+    CONSTRAINT intents_triggered_has_triggered_at CHECK (((status <> 'triggered'::text) OR (triggered_at IS NOT NULL)))
+);
+
+--
+-- Name: TABLE intents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.intents IS 'Automation rules: when condition holds for the user''s positions, perform action.';
+
+--
+-- Name: COLUMN intents.user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.user_id IS 'Owning user; intents are deleted together with the user.';
+
+--
+-- Name: COLUMN intents.protocol; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.protocol IS 'Optional scope: protocol identifier as in positions.protocol; NULL = any protocol. Never an empty string.';
+
+--
+-- Name: COLUMN intents.chain_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.chain_id IS 'Optional scope: EIP-155 chain id; NULL = any chain.';
+
+--
+-- Name: COLUMN intents.condition; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.condition IS 'JSON object describing when to fire, e.g. {"metric": "healthFactor", "operator": "<", "value": "1.2"}; value is a decimal string.';
+
+--
+-- Name: COLUMN intents.action; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.action IS 'JSON object describing what to do, e.g. {"type": "repay", "asset": "USDT", "amount": "1000"}; amount is a decimal string.';
+
+--
+-- Name: COLUMN intents.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.status IS '''active'' = waiting for condition; ''triggered'' = condition met, action pending; ''executed'' = action done; ''cancelled'' = withdrawn by the user; ''failed'' = action failed; ''expired'' = expires_at passed without firing.';
+
+--
+-- Name: COLUMN intents.triggered_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.triggered_at IS 'When the condition was met; NULL if it never was.';
+
+--
+-- Name: COLUMN intents.executed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.executed_at IS 'When the action completed; NULL if not executed.';
+
+--
+-- Name: COLUMN intents.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.expires_at IS 'When the intent stops being evaluated; NULL = never expires.';
+
+--
+-- Name: COLUMN intents.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.intents.updated_at IS 'Time of the last update; maintained by trigger intents_set_updated_at.';
+
+--
+-- Name: positions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.positions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    wallet_address text NOT NULL,
+    protocol text NOT NULL,
+    chain_id integer DEFAULT 1 NOT NULL,
+    health_factor numeric,
+    collateral jsonb DEFAULT '[]'::jsonb NOT NULL,
+    debt jsonb DEFAULT '[]'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    snapshot_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT positions_chain_id_check CHECK ((chain_id > 0)),
+    CONSTRAINT positions_collateral_check CHECK ((jsonb_typeof(collateral) = 'array'::text)),
+    CONSTRAINT positions_debt_check CHECK ((jsonb_typeof(debt) = 'array'::text)),
+    CONSTRAINT positions_health_factor_check CHECK (((health_factor >= (0)::numeric) AND (health_factor <> 'NaN'::numeric) AND (health_factor <> 'Infinity'::numeric))),
+    CONSTRAINT positions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT positions_protocol_check CHECK ((protocol <> ''::text)),
+    CONSTRAINT positions_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
+);
+
+--
+-- Name: TABLE positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.positions IS 'Point-in-time snapshots of a user''s position in one protocol on one chain.';
+
+--
+-- Name: COLUMN positions.user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.user_id IS 'Owning user; rows are deleted together with the user.';
+
+--
+-- Name: COLUMN positions.wallet_address; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.wallet_address IS 'EVM address holding the position, lower case (0x + 40 hex digits), normalised by trigger positions_normalize_wallet_address. Not necessarily the owner''s users.wallet_address.';
+
+--
+-- Name: COLUMN positions.protocol; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.protocol IS 'Protocol identifier, e.g. ''aave-v3'' or ''compound-v3''.';
+
+--
+-- Name: COLUMN positions.chain_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.chain_id IS 'EIP-155 chain id (1 = Ethereum mainnet).';
+
+--
+-- Name: COLUMN positions.health_factor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.health_factor IS 'Protocol health factor (dimensionless; < 1 means liquidatable). NULL means the position has no debt and cannot be liquidated; Infinity and NaN are never stored (numeric NaN sorts above every number, so the CHECK excludes it explicitly).';
+
+--
+-- Name: COLUMN positions.collateral; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.collateral IS 'JSON array of Asset objects, e.g. [{"symbol": "ETH", "amount": "1.5", "valueUSD": "3000"}]; amount and valueUSD are decimal strings to avoid float rounding. Empty array = no collateral.';
+
+--
+-- Name: COLUMN positions.debt; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.debt IS 'JSON array of Asset objects, same shape as collateral, e.g. [{"symbol": "USDT", "amount": "1000", "valueUSD": "1000"}]. Empty array = no debt.';
+
+--
+-- Name: COLUMN positions.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.metadata IS 'JSON object with protocol-specific details, e.g. {"ltv": "0.5", "liquidationThreshold": "0.825"}; numbers as decimal strings.';
+
+--
+-- Name: COLUMN positions.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.snapshot_at IS 'When the on-chain state was read (may be earlier than created_at).';
+
+--
+-- Name: COLUMN positions.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.updated_at IS 'Time of the last update; maintained by trigger positions_set_updated_at.';
+
+--
+-- Name: CONSTRAINT positions_health_factor_check ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
+
+--
+-- Name: signals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.signals (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    type text NOT NULL,
+    asset text NOT NULL,
+    severity text NOT NULL,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    detected_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT signals_asset_check CHECK ((asset <> ''::text)),
+    CONSTRAINT signals_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT signals_expires_at_check CHECK (((expires_at IS NULL) OR (expires_at > detected_at))),
+    CONSTRAINT signals_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text]))),
+    CONSTRAINT signals_status_check CHECK ((status = ANY (ARRAY['active'::text, 'expired'::text, 'acknowledged'::text]))),
+    CONSTRAINT signals_type_check CHECK ((type <> ''::text))
+);
+
+--
+-- Name: TABLE signals; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.signals IS 'Market signals (e.g. depeg, liquidation risk, rate spike) detected for an asset.';
+
+--
+-- Name: COLUMN signals.type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.type IS 'Signal type identifier as produced by the detector (free text, non-empty); users.preferences.activeSignals refers to these values.';
+
+--
+-- Name: COLUMN signals.asset; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.asset IS 'Asset symbol the signal is about, e.g. ''ETH'' or ''USDT''.';
+
+--
+-- Name: COLUMN signals.severity; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.severity IS 'One of ''low'', ''medium'', ''high'', ''critical''.';
+
+--
+-- Name: COLUMN signals.data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.data IS 'JSON object with type-specific details of the signal (shape depends on type).';
+
+--
+-- Name: COLUMN signals.detected_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.detected_at IS 'When the condition was detected (may be earlier than created_at).';
+
+--
+-- Name: COLUMN signals.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.expires_at IS 'When the signal stops being relevant; NULL = no expiry. Must be later than detected_at.';
+
+--
+-- Name: COLUMN signals.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.signals.status IS '''active'' = current; ''expired'' = past expires_at or superseded; ''acknowledged'' = seen and dismissed.';
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    wallet_address text NOT NULL,
+    preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
+    telegram_chat_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_preferences_check CHECK ((jsonb_typeof(preferences) = 'object'::text)),
+    CONSTRAINT users_telegram_chat_id_check CHECK ((telegram_chat_id <> ''::text)),
+    CONSTRAINT users_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.users IS 'One row per user, identified by an EVM wallet address.';
+
+--
+-- Name: COLUMN users.wallet_address; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.wallet_address IS 'EVM address, stored in lower case (0x followed by 40 hex digits). Normalised by trigger users_normalize_wallet_address; unique per user.';
+
+--
+-- Name: COLUMN users.preferences; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.preferences IS 'JSON object with camelCase keys, all optional: riskProfile (''conservative'' | ''moderate'' | ''aggressive''), alertThresholds (object, e.g. {"healthFactor": 1.5}), activeSignals (array of signal types, see signals.type), notificationChannels (array of ''telegram'' | ''email'' | ''in_app''). Empty object = defaults.';
+
+--
+-- Name: COLUMN users.telegram_chat_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.telegram_chat_id IS 'Telegram chat id used for notifications; NULL until the user links Telegram. Never an empty string.';
+
+--
+-- Name: COLUMN users.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.updated_at IS 'Time of the last update; maintained by trigger users_set_updated_at.';
+
+--
+-- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
+--
+-- Name: event_store_archive event_store_archive_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store_archive
+    ADD CONSTRAINT event_store_archive_event_id_key UNIQUE (event_id);
+
+--
+-- Name: event_store_archive event_store_archive_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store_archive
+    ADD CONSTRAINT event_store_archive_pkey PRIMARY KEY ("position");
+
+--
+-- Name: event_store_archive event_store_archive_stream_id_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store_archive
+    ADD CONSTRAINT event_store_archive_stream_id_version_key UNIQUE (stream_id, version);
+
+--
+-- Name: event_store event_store_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store
+    ADD CONSTRAINT event_store_event_id_key UNIQUE (event_id);
+
+--
+-- Name: event_store event_store_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store
+    ADD CONSTRAINT event_store_pkey PRIMARY KEY ("position");
+
+--
+-- Name: event_store event_store_stream_id_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_store
+    ADD CONSTRAINT event_store_stream_id_version_key UNIQUE (stream_id, version);
+
+--
+-- Name: intents intents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.intents
+    ADD CONSTRAINT intents_pkey PRIMARY KEY (id);
+
+--
+-- Name: positions positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions
+    ADD CONSTRAINT positions_pkey PRIMARY KEY (id);
+
+--
+-- Name: signals signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.signals
+    ADD CONSTRAINT signals_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_wallet_address_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_wallet_address_key UNIQUE (wallet_address);
+
+--
+-- Name: alerts_signal_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alerts_signal_id_idx ON public.alerts USING btree (signal_id);
+
+--
+-- Name: alerts_signal_id_user_id_type_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX alerts_signal_id_user_id_type_key ON public.alerts USING btree (signal_id, user_id, type) WHERE (signal_id IS NOT NULL);
+
+--
+-- Name: INDEX alerts_signal_id_user_id_type_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.alerts_signal_id_user_id_type_key IS 'At most one alert of a type per (signal, user): makes fan-outs idempotent under concurrency.';
+
+--
+-- Name: alerts_status_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alerts_status_created_at_idx ON public.alerts USING btree (status, created_at DESC);
+
+--
+-- Name: alerts_user_id_status_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alerts_user_id_status_created_at_idx ON public.alerts USING btree (user_id, status, created_at DESC);
+
+--
+-- Name: event_store_recorded_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_store_recorded_at_idx ON public.event_store USING btree (recorded_at);
+
+--
+-- Name: INDEX event_store_recorded_at_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_store_recorded_at_idx IS 'Serves archive_events(cutoff), which selects events with recorded_at < cutoff.';
+
+--
+-- Name: event_store_stream_type_position_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_store_stream_type_position_idx ON public.event_store USING btree (stream_type, "position");
+
+--
+-- Name: INDEX event_store_stream_type_position_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_store_stream_type_position_idx IS 'Serves reading all events of one stream type in global order (per-type projections).';
+
+--
+-- Name: intents_active_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX intents_active_created_at_idx ON public.intents USING btree (created_at) WHERE (status = 'active'::text);
+
+--
+-- Name: INDEX intents_active_created_at_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.intents_active_created_at_idx IS 'Partial index over active intents only: serves the evaluator''s scan of all active intents.';
+
+--
+-- Name: intents_user_id_status_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX intents_user_id_status_idx ON public.intents USING btree (user_id, status);
+
+--
+-- Name: INDEX intents_user_id_status_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.intents_user_id_status_idx IS 'Serves "intents of a user by status" and the user_id foreign key (ON DELETE CASCADE).';
+
+--
+-- Name: positions_user_id_snapshot_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX positions_user_id_snapshot_at_idx ON public.positions USING btree (user_id, snapshot_at DESC);
+
+--
+-- Name: positions_wallet_address_protocol_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX positions_wallet_address_protocol_idx ON public.positions USING btree (wallet_address, protocol);
+
+--
+-- Name: signals_asset_status_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX signals_asset_status_idx ON public.signals USING btree (asset, status);
+
+--
+-- Name: signals_status_detected_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX signals_status_detected_at_idx ON public.signals USING btree (status, detected_at DESC);
+
+--
+-- Name: signals_type_detected_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX signals_type_detected_at_idx ON public.signals USING btree (type, detected_at DESC);
+
+--
+-- Name: event_store_archive event_store_archive_forbid_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_archive_forbid_truncate BEFORE TRUNCATE ON public.event_store_archive FOR EACH STATEMENT EXECUTE FUNCTION public.event_store_forbid_change();
+
+--
+-- Name: TRIGGER event_store_archive_forbid_truncate ON event_store_archive; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_archive_forbid_truncate ON public.event_store_archive IS 'Rejects TRUNCATE of event_store_archive, without exception.';
+
+--
+-- Name: event_store_archive event_store_archive_forbid_update_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_archive_forbid_update_delete BEFORE DELETE OR UPDATE ON public.event_store_archive FOR EACH ROW EXECUTE FUNCTION public.event_store_forbid_change();
+
+--
+-- Name: TRIGGER event_store_archive_forbid_update_delete ON event_store_archive; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_archive_forbid_update_delete ON public.event_store_archive IS 'Archived history is append-only too: rejects UPDATE and DELETE, without exception.';
+
+--
+-- Name: event_store event_store_forbid_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_forbid_truncate BEFORE TRUNCATE ON public.event_store FOR EACH STATEMENT EXECUTE FUNCTION public.event_store_forbid_change();
+
+--
+-- Name: TRIGGER event_store_forbid_truncate ON event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_forbid_truncate ON public.event_store IS 'Rejects TRUNCATE of event_store, without exception.';
+
+--
+-- Name: event_store event_store_forbid_update_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_forbid_update_delete BEFORE DELETE OR UPDATE ON public.event_store FOR EACH ROW EXECUTE FUNCTION public.event_store_forbid_change();
+
+--
+-- Name: TRIGGER event_store_forbid_update_delete ON event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_forbid_update_delete ON public.event_store IS 'Rejects UPDATE and DELETE of events (DELETE is allowed only inside archive_events()).';
+
+--
+-- Name: intents intents_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER intents_set_updated_at BEFORE UPDATE ON public.intents FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: TRIGGER intents_set_updated_at ON intents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER intents_set_updated_at ON public.intents IS 'Keeps updated_at current on every UPDATE.';
+
+--
+-- Name: positions positions_normalize_wallet_address; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_normalize_wallet_address BEFORE INSERT OR UPDATE OF wallet_address ON public.positions FOR EACH ROW EXECUTE FUNCTION public.normalize_wallet_address();
+
+--
+-- Name: TRIGGER positions_normalize_wallet_address ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_normalize_wallet_address ON public.positions IS 'Lower-cases wallet_address before the CHECK constraint sees it.';
+
+--
+-- Name: positions positions_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_set_updated_at BEFORE UPDATE ON public.positions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: TRIGGER positions_set_updated_at ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_set_updated_at ON public.positions IS 'Keeps updated_at current on every UPDATE.';
+
+--
+-- Name: users users_normalize_wallet_address; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_normalize_wallet_address BEFORE INSERT OR UPDATE OF wallet_address ON public.users FOR EACH ROW EXECUTE FUNCTION public.normalize_wallet_address();
+
+--
+-- Name: TRIGGER users_normalize_wallet_address ON users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER users_normalize_wallet_address ON public.users IS 'Lower-cases wallet_address before the CHECK and UNIQUE constraints see it.';
+
+--
+-- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: TRIGGER users_set_updated_at ON users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER users_set_updated_at ON public.users IS 'Keeps updated_at current on every UPDATE.';
+
+--
+-- Name: alerts alerts_signal_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_signal_id_fkey FOREIGN KEY (signal_id) REFERENCES public.signals(id) ON DELETE SET NULL;
+
+--
+-- Name: alerts alerts_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: intents intents_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.intents
+    ADD CONSTRAINT intents_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: positions positions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions
+    ADD CONSTRAINT positions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- PostgreSQL database dump complete
+--
