@@ -49,8 +49,9 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP) ## benchmarks against the alternatives (args="--quick" for about a minute)
 	@$(BIN)/python -m bench $(args)
 
-schema: $(STAMP) ## regenerate sql/schema.sql (the migrated schema in one file) on PostgreSQL 18
-	@$(CLI) schema --output sql/schema.sql
+schema: $(STAMP) ## regenerate sql/schema.sql and docs/schema.md from the migrations (PostgreSQL 18)
+	@mkdir -p docs
+	@$(CLI) schema --output sql/schema.sql --markdown docs/schema.md
 
 sync: $(STAMP) ## regenerate defi_sql/sync from defi_sql/aio
 	@$(BIN)/python -m defi_sql._async_to_sync

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from defi_sql import embedded
 from defi_sql.config import environment_name
 from defi_sql.connection import connect, scrub
+from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import DefiSqlError, Refused
 from defi_sql.migrations import Migrator, create_migration
@@ -137,6 +138,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     admin = embedded.start(DUMP_VERSION, database="postgres")
     with migrated_scratch_database(admin) as url:
         text = dump_schema(url)
+        if args.markdown:
+            with connect(url) as conn:
+                Path(args.markdown).write_text(schema_markdown(conn), encoding="utf-8")
+            _out(f"wrote {args.markdown}")
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         _out(f"wrote {args.output}")
@@ -279,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         "schema", cmd_schema, "dump the schema the migrations produce (embedded PostgreSQL 18)"
     )
     p.add_argument("--output", metavar="FILE", help="write it to FILE, e.g. sql/schema.sql")
+    p.add_argument("--markdown", metavar="FILE", help="also write docs/schema.md-style docs")
 
     p = command("struct", cmd_struct, "print a msgspec struct for a table, from the live catalog")
     p.add_argument("table", help="a table of the migrated schema, e.g. signals")

@@ -66,7 +66,7 @@ def struct_source(conn: psycopg.Connection[Any], table: str) -> str:
         )
     imports = {"from defi_sql.models import Row"}
     fields = []
-    for name, sql_type, base, is_array, not_null, comment, choices in columns:
+    for name, sql_type, base, is_array, not_null, comment, _default, choices in columns:
         python, needs = _TYPES.get(base, ("object", None))
         if needs:
             imports.add(needs)

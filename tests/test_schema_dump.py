@@ -1,9 +1,12 @@
-"""sql/schema.sql is exactly what the migrations produce (`make schema` rewrites it)."""
+"""sql/schema.sql and docs/schema.md are exactly what the migrations produce
+(`make schema` rewrites both)."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database, normalise
 
 from .conftest import REPO, Server
@@ -31,3 +34,15 @@ def test_normalise_drops_run_specific_lines() -> None:
     assert normalise(raw) == (
         "--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE public.t (id integer);\n"
     )
+
+
+@pytest.mark.parametrize("server", [f"pg{DUMP_VERSION}"], indirect=True)
+def test_committed_docs_are_current(server: Server) -> None:
+    with migrated_scratch_database(server.admin) as url, psycopg.connect(url) as conn:
+        produced = schema_markdown(conn)
+    committed = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
+    assert produced == committed, "docs/schema.md is stale: run `make schema`"
+    assert '    users ||--o{ positions : "user_id"' in committed  # the ER diagram
+    assert '    signals |o--o{ alerts : "signal_id"' in committed  # optional parent
+    for table in ("users", "positions", "signals", "alerts", "intents", "event_store"):
+        assert f"\n## {table}\n" in committed

@@ -99,6 +99,7 @@ SELECT a.attname AS name,
        elem.typname IS NOT NULL AS is_array,
        a.attnotnull AS not_null,
        col_description(c.oid, a.attnum) AS comment,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
        (SELECT pg_get_constraintdef(con.oid)
           FROM pg_constraint AS con
          WHERE con.conrelid = c.oid AND con.contype = 'c' AND con.conkey = ARRAY[a.attnum]
@@ -109,6 +110,7 @@ SELECT a.attname AS name,
   JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
   JOIN pg_type AS t ON t.oid = a.atttypid
   LEFT JOIN pg_type AS elem ON elem.oid = t.typelem AND t.typcategory = 'A'
+  LEFT JOIN pg_attrdef AS d ON d.adrelid = c.oid AND d.adnum = a.attnum
  WHERE c.relnamespace = current_schema()::regnamespace
    AND c.relname = :table_name
    AND c.relkind IN ('r', 'p', 'v', 'm')
@@ -120,3 +122,51 @@ SELECT obj_description(c.oid, 'pg_class')
   FROM pg_class AS c
  WHERE c.relnamespace = current_schema()::regnamespace
    AND c.relname = :table_name;
+
+-- name: documented_tables()
+-- The tables of the current schema (bookkeeping left out) with their comments.
+SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+  FROM pg_class AS c
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relkind IN ('r', 'p')
+   AND NOT starts_with(c.relname, '_yoyo_')
+   AND NOT starts_with(c.relname, 'yoyo_')
+   AND NOT starts_with(c.relname, '_defi_sql_')
+ ORDER BY c.relname;
+
+-- name: table_constraints(table_name)
+-- The constraints of one table: name, kind (p, u, f, c, x) and definition.
+SELECT con.conname AS name, con.contype::text AS kind, pg_get_constraintdef(con.oid) AS definition
+  FROM pg_constraint AS con
+  JOIN pg_class AS c ON c.oid = con.conrelid
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name
+   AND con.contype <> 'n'
+ ORDER BY con.contype, con.conname;
+
+-- name: table_indexes(table_name)
+-- The indexes of one table, with their definitions and comments.
+SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition,
+       obj_description(i.oid, 'pg_class') AS comment
+  FROM pg_index AS x
+  JOIN pg_class AS i ON i.oid = x.indexrelid
+  JOIN pg_class AS c ON c.oid = x.indrelid
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name
+ ORDER BY i.relname;
+
+-- name: foreign_keys()
+-- Every foreign key of the current schema: from table/columns to table, for the ER diagram.
+SELECT c.relname AS from_table, r.relname AS to_table,
+       (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum)
+          FROM pg_attribute AS a
+         WHERE a.attrelid = c.oid AND a.attnum = ANY (con.conkey)) AS columns,
+       bool_and(a2.attnotnull) AS required
+  FROM pg_constraint AS con
+  JOIN pg_class AS c ON c.oid = con.conrelid
+  JOIN pg_class AS r ON r.oid = con.confrelid
+  JOIN pg_attribute AS a2 ON a2.attrelid = c.oid AND a2.attnum = ANY (con.conkey)
+ WHERE con.contype = 'f'
+   AND c.relnamespace = current_schema()::regnamespace
+ GROUP BY c.relname, r.relname, c.oid, con.conkey, con.conname
+ ORDER BY c.relname, con.conname;

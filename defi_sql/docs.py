@@ -1,0 +1,64 @@
+"""``docs/schema.md``: the schema for readers, generated from the catalog.
+
+Each table with its ``COMMENT ON`` text, columns (type, null, default,
+comment), constraints and indexes, and a Mermaid ER diagram of the foreign
+keys. ``make schema`` writes it with ``sql/schema.sql``; a test fails while
+it is stale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from defi_sql._aiosql import internal_queries
+
+__all__ = ["schema_markdown"]
+
+_KINDS = {"p": "primary key", "u": "unique", "f": "foreign key", "c": "check", "x": "exclusion"}
+
+
+def _cell(text: object) -> str:
+    return "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def schema_markdown(conn: psycopg.Connection[Any]) -> str:
+    """The whole schema of the connection's current schema, as Markdown."""
+    queries = internal_queries()
+    tables = list(queries.documented_tables(conn))
+    lines = [
+        "# Schema",
+        "",
+        "Generated from the migrated catalog by `make schema`; do not edit. The SQL itself is",
+        "in `sql/migrations` and, in one file, `sql/schema.sql`.",
+        "",
+        "```mermaid",
+        "erDiagram",
+    ]
+    for from_table, to_table, columns, required in queries.foreign_keys(conn):
+        parent = "||" if required else "|o"  # a NULL-able key: the parent is optional
+        lines.append(f'    {to_table} {parent}--o{{ {from_table} : "{columns}"')
+    lines.append("```")
+    for name, comment in tables:
+        lines += ["", f"## {name}", ""]
+        if comment:
+            lines += [comment, ""]
+        lines += ["| column | type | null | default | meaning |", "|---|---|---|---|---|"]
+        for column in queries.table_columns(conn, table_name=name):
+            col, sql_type, _base, _array, not_null, col_comment, default, _choices = column
+            lines.append(
+                f"| `{col}` | {_cell(sql_type)} | {'' if not_null else 'yes'} "
+                f"| {_cell(default)} | {_cell(col_comment)} |"
+            )
+        constraints = list(queries.table_constraints(conn, table_name=name))
+        if constraints:
+            lines += ["", "| constraint | kind | definition |", "|---|---|---|"]
+            for con_name, kind, definition in constraints:
+                lines.append(f"| `{con_name}` | {_KINDS.get(kind, kind)} | `{_cell(definition)}` |")
+        indexes = list(queries.table_indexes(conn, table_name=name))
+        if indexes:
+            lines += ["", "| index | definition | purpose |", "|---|---|---|"]
+            for index_name, definition, index_comment in indexes:
+                lines.append(f"| `{index_name}` | `{_cell(definition)}` | {_cell(index_comment)} |")
+    return "\n".join(lines) + "\n"
