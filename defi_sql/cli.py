@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql import embedded
 from defi_sql.config import environment_name
-from defi_sql.connection import connect, scrub
+from defi_sql.connection import client_arguments, connect, scrub
 from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import DefiSqlError, Refused
@@ -225,14 +224,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def _psql(target: Target) -> int:
-    params = conninfo_to_dict(target.conninfo)
-    password = params.pop("password", None)
-    env = dict(os.environ)
-    if password:
-        env["PGPASSWORD"] = str(password)  # never on the command line, where ps shows it
+    conninfo, env = client_arguments(target.conninfo)
     psql = str(embedded.psql_path())
     sys.stdout.flush()
-    os.execve(psql, [psql, make_conninfo("", **params)], env)
+    os.execve(psql, [psql, conninfo], env)
 
 
 # -- parsing and the edge ------------------------------------------------------

@@ -6,15 +6,16 @@ message names the host, port and database, never the password.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql.config import mask_conninfo
 from defi_sql.errors import ConfigError, DatabaseUnavailable
 
-__all__ = ["connect", "describe_failure", "scrub"]
+__all__ = ["client_arguments", "connect", "describe_failure", "scrub"]
 
 
 def scrub(text: str, conninfo: str) -> str:
@@ -51,3 +52,15 @@ def connect(conninfo: str, **kwargs: Any) -> psycopg.Connection[Any]:
             f"the connection settings {mask_conninfo(conninfo)} are not valid; "
             "write DATABASE_URL as postgresql://user:password@host:5432/database."
         ) from None
+
+
+def client_arguments(conninfo: str) -> tuple[str, dict[str, str]]:
+    """A conninfo without its password, and an environment carrying it as PGPASSWORD,
+    for running a libpq client tool (psql, pg_dump): never a password on a command
+    line, where ``ps`` shows it."""
+    params = conninfo_to_dict(conninfo)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo("", **params), env

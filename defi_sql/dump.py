@@ -10,7 +10,6 @@ differs from what the migrations produce.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql import embedded
-from defi_sql.connection import connect
+from defi_sql.connection import client_arguments, connect
 from defi_sql.errors import DefiSqlError
 from defi_sql.migrations import Migrator
 
@@ -50,17 +49,13 @@ def normalise(text: str) -> str:
 
 def dump_schema(conninfo: str) -> str:
     """The normalised schema-only dump of the database (bookkeeping tables left out)."""
-    params = conninfo_to_dict(conninfo)
-    password = params.pop("password", None)
-    env = dict(os.environ)
-    if password:
-        env["PGPASSWORD"] = str(password)
+    client_conninfo, env = client_arguments(conninfo)
     pg_dump = embedded.psql_path(DUMP_VERSION).with_name("pg_dump")
     command = [str(pg_dump), "--schema-only", "--no-owner"]
     for pattern in _BOOKKEEPING:
         command += ["--exclude-table", pattern]
     result = subprocess.run(
-        [*command, make_conninfo("", **params)],
+        [*command, client_conninfo],
         capture_output=True,
         text=True,
         env=env,
