@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CLI    := $(BIN)/defi-sql
 
 .DEFAULT_GOAL := help
-.PHONY: help migrate rollback fresh status new seed db-stop bench schema sync test lint typecheck pytest clean
+.PHONY: help migrate rollback fresh status new seed db-stop bench schema check sync test lint typecheck pytest clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,16 +49,20 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP) ## benchmarks against the alternatives (args="--quick" for about a minute)
 	@$(BIN)/python -m bench $(args)
 
-schema: $(STAMP) ## regenerate sql/schema.sql and docs/schema.md from the migrations (PostgreSQL 18)
+schema: $(STAMP) ## regenerate sql/schema.sql and docs/schema.md (PostgreSQL 18); append to sql/migrations.sum
 	@mkdir -p docs
 	@$(CLI) schema --output sql/schema.sql --markdown docs/schema.md
+
+check: $(STAMP) ## prove migrations (round-trip) and queries (prepare, shape, operator) on a scratch db (args="--database URL" for drift)
+	@$(CLI) check $(args)
 
 sync: $(STAMP) ## regenerate defi_sql/sync from defi_sql/aio
 	@$(BIN)/python -m defi_sql._async_to_sync
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and squawk + our rules over sql/migrations
 	@$(BIN)/ruff check defi_sql tests bench
 	@$(BIN)/ruff format --check defi_sql tests bench
+	@$(CLI) lint
 
 typecheck: $(STAMP) ## mypy --strict
 	@$(BIN)/mypy

@@ -16,13 +16,15 @@ from typing import Any, TextIO
 import psycopg
 
 from defi_sql import embedded
+from defi_sql.check import run_check
 from defi_sql.config import environment_name
 from defi_sql.connection import client_arguments, connect, scrub
 from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import DefiSqlError, Refused
+from defi_sql.lint import display_path, lint_migrations, manifest_path, update_manifest
 from defi_sql.migrations import Migrator, create_migration
-from defi_sql.paths import migrations_dir
+from defi_sql.paths import migrations_dir, sql_root
 from defi_sql.seed import seed_dev, seed_users
 from defi_sql.structs import struct_source
 from defi_sql.target import Target, resolve_target
@@ -144,8 +146,44 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         _out(f"wrote {args.output}")
+        # the baseline `defi-sql lint` checks migrations against: appended, never rewritten
+        manifest = manifest_path(migrations_dir().parent)
+        if update_manifest(migrations_dir(), manifest):
+            _out(f"wrote {display_path(manifest)}")
     else:
         _out(text, end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    server = args.server or embedded.start(embedded.pg_version(), database="postgres")
+    sql_dir = Path(args.sql_dir) if args.sql_dir else sql_root()
+    report = run_check(server, sql_dir=sql_dir, models=args.models, database=args.database)
+    for problem in report.problems:
+        _out(str(problem))
+    errors, warnings = len(report.errors), len(report.warnings)
+    looked = f"{report.migrations} migrations and {report.queries} queries"
+    if errors or warnings:
+        _err(f"check: {errors} error(s), {warnings} warning(s) in {looked}")
+    else:
+        _err(f"check: {looked}: no problems")
+    return 1 if errors else 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    sql_dir = Path(args.sql_dir) if args.sql_dir else sql_root()
+    directory = sql_dir / "migrations"
+    findings = lint_migrations(directory, manifest_path(sql_dir))
+    for finding in findings:
+        _out(str(finding))
+    if findings:
+        files = len({finding.path for finding in findings})
+        _err(
+            f"{len(findings)} problem{'s' * (len(findings) != 1)} "
+            f"in {files} file{'s' * (files != 1)}"
+        )
+        return 1
+    _out(f"migrations: no problems ({len(list(directory.glob('*.sql')))} files)")
     return 0
 
 
@@ -283,6 +321,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("struct", cmd_struct, "print a msgspec struct for a table, from the live catalog")
     p.add_argument("table", help="a table of the migrated schema, e.g. signals")
+
+    p = command(
+        "check",
+        cmd_check,
+        "prove every migration (round-trip) and named query (prepare, result shape, "
+        "operator) on a scratch database",
+    )
+    p.add_argument(
+        "--database", metavar="URL", help="also list how this live database drifts from them"
+    )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="where to create the scratch database (default: the embedded PostgreSQL)",
+    )
+    p.add_argument("--sql-dir", metavar="DIR", help="a tree with migrations/ and queries/")
+    p.add_argument(
+        "--models",
+        default="defi_sql.models",
+        metavar="MODULE",
+        help="the module holding the structs queries declare (default: defi_sql.models)",
+    )
+
+    p = command(
+        "lint",
+        cmd_lint,
+        "lint the migrations: squawk's rules, reasons for its ignores, rollbacks, "
+        "CONCURRENTLY outside transactions, edits since migrations.sum",
+    )
+    p.add_argument(
+        "--sql-dir",
+        metavar="DIR",
+        help="a tree with migrations/ and migrations.sum (default: the project's)",
+    )
 
     p = command("repair", cmd_repair, "accept the current content of edited, applied migrations")
     p.add_argument(

@@ -23,8 +23,12 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 
 @dataclass(frozen=True)
 class Column:
+    """A result column: its name, type, and the table column it comes from (0 if none)."""
+
     name: str
     type_oid: int
+    table_oid: int = 0
+    table_column: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,12 @@ def describe(conn: psycopg.Connection[Any], stmt: Statement) -> Description:
         if described.status != pq.ExecStatus.COMMAND_OK:
             raise psycopg.errors.error_from_result(described, encoding=conn.info.encoding)
         columns = tuple(
-            Column((described.fname(i) or b"").decode(), described.ftype(i))
+            Column(
+                (described.fname(i) or b"").decode(),
+                described.ftype(i),
+                described.ftable(i),
+                described.ftablecol(i),
+            )
             for i in range(described.nfields)
         )
         parameters = tuple(described.param_type(i) for i in range(described.nparams))

@@ -23,7 +23,13 @@ from defi_sql.connection import client_arguments, connect
 from defi_sql.errors import DefiSqlError
 from defi_sql.migrations import Migrator
 
-__all__ = ["DUMP_VERSION", "dump_schema", "migrated_scratch_database", "normalise"]
+__all__ = [
+    "DUMP_VERSION",
+    "dump_schema",
+    "migrated_scratch_database",
+    "normalise",
+    "scratch_database",
+]
 
 #: The PostgreSQL (server and pg_dump) that sql/schema.sql is written with.
 DUMP_VERSION = 18
@@ -67,20 +73,26 @@ def dump_schema(conninfo: str) -> str:
 
 
 @contextmanager
-def migrated_scratch_database(admin_conninfo: str) -> Iterator[str]:
-    """A fresh database migrated from sql/migrations, dropped afterwards."""
+def scratch_database(admin_conninfo: str) -> Iterator[str]:
+    """A new empty database on the server of ``admin_conninfo``, dropped afterwards."""
     name = f"defi_sql_scratch_{uuid.uuid4().hex[:10]}"
     with connect(admin_conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(admin_conninfo)
     params["dbname"] = name
-    url = make_conninfo("", **params)
     try:
-        with Migrator(url) as migrator:
-            migrator.migrate()
-        yield url
+        yield make_conninfo("", **params)
     finally:
         with connect(admin_conninfo, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextmanager
+def migrated_scratch_database(admin_conninfo: str) -> Iterator[str]:
+    """A fresh database migrated from sql/migrations, dropped afterwards."""
+    with scratch_database(admin_conninfo) as url:
+        with Migrator(url) as migrator:
+            migrator.migrate()
+        yield url

@@ -39,6 +39,31 @@ class Statement:
     def where(self) -> str:
         return f"{self.path.name}:{self.line}"
 
+    @property
+    def returns(self) -> str | None:
+        """The struct (or, for ``$``, the scalar type) its doc declares: ``returns: User``."""
+        found = _RETURNS.search(self.doc)
+        return found.group(1) if found else None
+
+    @property
+    def not_null(self) -> frozenset[str]:
+        """Columns its doc vouches are never NULL: ``not null: total, archived``."""
+        return frozenset(
+            name.strip()
+            for found in _NOT_NULL.finditer(self.doc)
+            for name in found.group(1).split(",")
+            if name.strip()
+        )
+
+    @property
+    def body_line(self) -> int:
+        """The file line where its SQL starts (after the name and doc lines)."""
+        return self.line + 1 + len(self.doc.splitlines()) if self.doc else self.line + 1
+
+
+_RETURNS = re.compile(r"^returns:\s*([\w.]+)\s*$", re.MULTILINE)
+_NOT_NULL = re.compile(r"^not null:\s*(.+?)\s*$", re.MULTILINE)
+
 
 def _line_of(text: str, name: str) -> int:
     match = re.search(rf"^--\s*name\s*:\s*{re.escape(name)}\b", text, re.MULTILINE)

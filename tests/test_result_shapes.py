@@ -1,5 +1,6 @@
-"""Every query prepares against the migrated schema, and returns exactly the
-columns of the struct the API decodes it into (read off the API's source)."""
+"""Every query prepares against the migrated schema, and the API decodes each
+query into the struct its SQL declares (``-- returns:``), which is the struct
+`defi-sql check` compares its columns with (read off the API's source)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ DECODED = decoded_into()
 def test_the_api_decodes_every_row_returning_query() -> None:
     assert DECODED, "no decoding calls found in defi_sql/aio"
     assert set(DECODED) <= set(STATEMENTS), set(DECODED) - set(STATEMENTS)
+
+
+@pytest.mark.parametrize("name", sorted(DECODED))
+def test_the_api_decodes_into_the_declared_struct(name: str) -> None:
+    assert DECODED[name] == {STATEMENTS[name].returns}, f"{STATEMENTS[name].where}"
 
 
 @pytest.mark.parametrize(

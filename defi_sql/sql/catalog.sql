@@ -30,7 +30,10 @@ WITH ns AS (
                      CASE a.attidentity WHEN 'a' THEN 'IDENTITY ALWAYS'
                                         WHEN 'd' THEN 'IDENTITY BY DEFAULT' END,
                      CASE WHEN a.attgenerated <> '' THEN 'GENERATED' END,
-                     'position=' || a.attnum::text,
+                     -- the logical position: a dropped column leaves a gap in attnum
+                     'position=' || (SELECT count(*) FROM pg_attribute AS b
+                                      WHERE b.attrelid = r.oid AND b.attnum > 0
+                                        AND b.attnum <= a.attnum AND NOT b.attisdropped),
                      'comment=' || col_description(r.oid, a.attnum))
       FROM rel AS r
       JOIN pg_attribute AS a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped

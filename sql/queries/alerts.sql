@@ -2,6 +2,7 @@
 
 -- name: create_alert(user_id, signal_id, type, channel, message, metadata)^
 -- Queue an alert for delivery (status pending).
+-- returns: Alert
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 VALUES (:user_id, :signal_id, :type, :channel, :message, :metadata)
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
@@ -9,6 +10,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 
 -- name: get_alert(alert_id)^
 -- One alert by id.
+-- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at
   FROM alerts
@@ -16,6 +18,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 
 -- name: pending_alerts_for_user(user_id)
 -- A user's pending alerts, newest first (alerts_user_id_status_created_at_idx).
+-- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at
   FROM alerts
@@ -51,6 +54,7 @@ ON CONFLICT (signal_id, user_id, type) WHERE signal_id IS NOT NULL DO NOTHING;
 -- name: claim_pending_alerts(max_rows)
 -- Lock up to max_rows pending alerts, oldest first, skipping those another
 -- worker has locked: the caller's transaction owns them until it ends.
+-- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at
   FROM alerts
@@ -61,6 +65,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 
 -- name: mark_alert_sent(alert_id)^
 -- A pending (or previously failed) alert was delivered.
+-- returns: Alert
 UPDATE alerts
    SET status = 'sent', sent_at = now()
  WHERE id = :alert_id
@@ -70,6 +75,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 
 -- name: mark_alert_failed(alert_id, reason)^
 -- A pending alert could not be delivered; the reason is kept in metadata.failureReason.
+-- returns: Alert
 UPDATE alerts
    SET status = 'failed',
        metadata = metadata || jsonb_build_object('failureReason', :reason::text)
@@ -80,6 +86,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 
 -- name: acknowledge_alert(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
+-- returns: Alert
 UPDATE alerts
    SET status = 'acknowledged', acknowledged_at = coalesce(acknowledged_at, now())
  WHERE id = :alert_id

@@ -2,6 +2,7 @@
 
 -- name: create_intent(user_id, protocol, chain_id, condition, action, expires_at)^
 -- Record an active intent.
+-- returns: Intent
 INSERT INTO intents (user_id, protocol, chain_id, condition, action, expires_at)
 VALUES (:user_id, :protocol, :chain_id, :condition, :action, :expires_at)
 RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_at,
@@ -9,6 +10,7 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 
 -- name: get_intent(intent_id)^
 -- One intent by id.
+-- returns: Intent
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
        executed_at, expires_at, created_at, updated_at
   FROM intents
@@ -16,6 +18,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
 
 -- name: active_intents_for_user(user_id)
 -- A user's active, unexpired intents, oldest first (intents_user_id_status_idx).
+-- returns: Intent
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
        executed_at, expires_at, created_at, updated_at
   FROM intents
@@ -27,6 +30,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
 -- name: transition_intent(intent_id, from_statuses, to_status)^
 -- Move an intent to to_status if its status is one of from_statuses, stamping
 -- triggered_at / executed_at on the way in.
+-- returns: Intent
 UPDATE intents
    SET status = :to_status,
        triggered_at = CASE WHEN :to_status = 'triggered' THEN now() ELSE triggered_at END,
@@ -42,6 +46,7 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- the user's positions when the intent has none). A condition value that is
 -- not a plain number (written by another application) never holds, rather
 -- than failing the query for everyone. One statement.
+-- returns: Intent
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
   FROM intents AS i

@@ -3,6 +3,7 @@
 
 -- name: create_position(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
 -- Record one snapshot (snapshot_at defaults to now()).
+-- returns: Position
 INSERT INTO positions (user_id, wallet_address, protocol, chain_id, health_factor,
                        collateral, debt, metadata, snapshot_at)
 VALUES (:user_id, :wallet_address, :protocol, :chain_id, :health_factor,
@@ -18,6 +19,7 @@ FROM STDIN (FORMAT BINARY);
 
 -- name: list_user_positions(user_id)
 -- Every snapshot of a user, newest first (preloading a user's positions).
+-- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -26,6 +28,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: latest_user_position(user_id)^
 -- The most recent snapshot of a user, on any protocol.
+-- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -35,6 +38,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: latest_user_positions_per_protocol(user_id)
 -- The most recent snapshot of a user on each (protocol, chain).
+-- returns: Position
 SELECT DISTINCT ON (protocol, chain_id)
        id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
@@ -44,6 +48,7 @@ SELECT DISTINCT ON (protocol, chain_id)
 
 -- name: wallet_protocol_positions(wallet_address, protocol, max_rows)
 -- Snapshots of a wallet on a protocol, newest first, at most max_rows.
+-- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -54,6 +59,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: user_position_history(user_id, since, until)
 -- A user's snapshots with since <= snapshot_at < until, oldest first.
+-- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -65,6 +71,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- name: latest_position_per_user()
 -- The most recent snapshot of every user who has one (LATERAL over users:
 -- one index probe per user).
+-- returns: Position
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
        p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at
   FROM users AS u
@@ -82,6 +89,9 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
 -- Every user's latest snapshot per (protocol, chain) whose health factor is
 -- below the user's own preferences.alertThresholds.healthFactor, or below
 -- default_threshold when that is unset or not a JSON number. One statement.
+-- A NULL threshold compares as unknown, so its rows never come back.
+-- returns: PositionAtRisk
+-- not null: alert_threshold
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
        p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
        t.alert_threshold
@@ -106,6 +116,7 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
 -- name: stream_positions()
 -- Every snapshot in storage order, for exports and projections: no sort, so
 -- it streams from the first row however large the table (iterate it).
+-- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions;

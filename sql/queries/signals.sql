@@ -2,24 +2,28 @@
 
 -- name: create_signal(type, asset, severity, data, detected_at, expires_at)^
 -- Record a detected signal (detected_at defaults to now()).
+-- returns: Signal
 INSERT INTO signals (type, asset, severity, data, detected_at, expires_at)
 VALUES (:type, :asset, :severity, :data, coalesce(:detected_at, now()), :expires_at)
 RETURNING id, type, asset, severity, data, detected_at, expires_at, status, created_at;
 
 -- name: get_signal(signal_id)^
 -- One signal by id.
+-- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE id = :signal_id;
 
 -- name: signals_by_ids(signal_ids)
 -- The signals with these ids (preloading the signals of a list of alerts).
+-- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE id = ANY(:signal_ids);
 
 -- name: active_signals_for_asset(asset)
 -- Active, unexpired signals of one asset, newest first (signals_asset_status_idx).
+-- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE asset = :asset
@@ -29,6 +33,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 
 -- name: recent_signals_by_type(type, max_rows)
 -- The latest signals of one type, any status, newest first (signals_type_detected_at_idx).
+-- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE type = :type
@@ -37,6 +42,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 
 -- name: active_signals(max_rows)
 -- Every active, unexpired signal, newest first (signals_status_detected_at_idx).
+-- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE status = 'active'
@@ -53,6 +59,7 @@ UPDATE signals
 
 -- name: acknowledge_signal(signal_id)^
 -- Mark a signal acknowledged (from active or already acknowledged).
+-- returns: Signal
 UPDATE signals
    SET status = 'acknowledged'
  WHERE id = :signal_id

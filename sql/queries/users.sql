@@ -3,18 +3,21 @@
 
 -- name: create_user(wallet_address, preferences, telegram_chat_id)^
 -- Create a user; a wallet that already has a user fails on users_wallet_address_key.
+-- returns: User
 INSERT INTO users (wallet_address, preferences, telegram_chat_id)
 VALUES (:wallet_address, :preferences, :telegram_chat_id)
 RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
 
 -- name: get_user(user_id)^
 -- One user by id.
+-- returns: User
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE id = :user_id;
 
 -- name: get_user_by_wallet(wallet_address)^
 -- One user by wallet address (lower case).
+-- returns: User
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE wallet_address = :wallet_address;
@@ -22,6 +25,7 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
 -- name: get_or_create_user(wallet_address)^
 -- Idempotent sign-in: the user of this wallet, created if missing. Safe under
 -- concurrency: the loser of an insert race finds the winner's row.
+-- returns: User
 WITH created AS (
     INSERT INTO users (wallet_address)
     VALUES (:wallet_address)
@@ -38,6 +42,7 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
 
 -- name: merge_user_preferences(user_id, patch)^
 -- Merge a preferences patch into the stored object (top-level keys replaced).
+-- returns: User
 UPDATE users
    SET preferences = preferences || :patch
  WHERE id = :user_id
@@ -45,6 +50,7 @@ RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated
 
 -- name: set_user_telegram_chat(user_id, telegram_chat_id)^
 -- Link (or, with NULL, unlink) the user's Telegram chat.
+-- returns: User
 UPDATE users
    SET telegram_chat_id = :telegram_chat_id
  WHERE id = :user_id
