@@ -4,6 +4,7 @@ and the real sql/ tree passes cleanly on PostgreSQL 16 and 18."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -199,3 +200,53 @@ def test_drift_compares_a_database_behind_with_its_own_level(server: Server, db_
 )
 def test_split_arguments(text: str, parts: list[str]) -> None:
     assert split_arguments(text) == parts
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_old_queries_from_git_are_prepared_on_the_new_schema(
+    server: Server, tmp_path: Path
+) -> None:
+    """Old code after the migration: the queries committed before the newest
+    migration was added still use `note`, which it renamed."""
+    tree = _tree(tmp_path)
+    newest = tree / "migrations" / "0003.rename-things-note.sql"
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    for path in (newest, newest.with_suffix(".rollback.sql"), tree / "queries" / "things.sql"):
+        shutil.move(path, hold / path.name)
+    (tree / "queries" / "things.sql").write_text(
+        "-- name: get_note(thing_id)$\n-- returns: str\n"
+        "SELECT note FROM things WHERE id = :thing_id;\n"
+    )
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "before the rename")
+    old = _git(tmp_path, "rev-parse", "--short", "HEAD")
+    for path in hold.iterdir():
+        target = tree / ("queries" if path.name == "things.sql" else "migrations") / path.name
+        shutil.move(path, target)
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "rename note")
+    report = run_check(server.admin, sql_dir=tree, models=MODELS)
+    old_code = [p for p in report.problems if "old code" in p.message]
+    assert [(p.where, p.severity, p.message) for p in old_code] == [
+        (
+            f"{tree}/queries/things.sql:1",
+            "warning",
+            f"get_note as of {old} (old code after 0003.rename-things-note) fails on the new "
+            'schema: column "note" does not exist',
+        )
+    ]
