@@ -15,11 +15,16 @@ what yoyo lacks:
   refuses to run while an applied file differs (``repair`` accepts it).
 * **A lock that dies with its process.** A session-level advisory lock instead
   of yoyo's lock row, which goes stale when its process is killed.
+* **A bounded wait for table locks.** The session that runs migrations sets
+  ``lock_timeout`` (``DEFI_SQL_LOCK_TIMEOUT``, default 5s), so a migration that
+  needs a lock another transaction holds fails instead of queueing every query
+  behind it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
@@ -39,6 +45,7 @@ from yoyo.migrations import default_migration_table, read_sql_migration
 from defi_sql._aiosql import internal_queries
 from defi_sql.connection import connect
 from defi_sql.errors import (
+    ConfigError,
     EditedMigration,
     MigrationError,
     MigrationFailed,
@@ -47,12 +54,23 @@ from defi_sql.errors import (
 )
 from defi_sql.paths import migrations_dir
 
-__all__ = ["LOCK_KEY", "MigrationState", "Migrator", "checksum", "create_migration"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "LOCK_KEY",
+    "MigrationState",
+    "Migrator",
+    "checksum",
+    "create_migration",
+    "session_lock_timeout",
+]
 
 #: The advisory lock key every defi-sql migration run takes ('defi' + 1).
 LOCK_KEY = 0x6465_6669_0001
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _ID = re.compile(r"^(\d{4})\.[a-z0-9-]+$")
+#: ``lock_timeout`` of the session running migrations, unless DEFI_SQL_LOCK_TIMEOUT is set.
+DEFAULT_LOCK_TIMEOUT = "5s"
+_DURATION = re.compile(r"^\d+(\.\d+)?(us|ms|s|min|h|d)?$")
 
 Report = Callable[[str], None]
 
@@ -60,6 +78,23 @@ Report = Callable[[str], None]
 def checksum(path: Path) -> str:
     """SHA-256 of a migration file, with line endings normalised to ``\\n``."""
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
+def session_lock_timeout() -> str:
+    """The ``lock_timeout`` migrations run with: ``DEFI_SQL_LOCK_TIMEOUT``, else 5s.
+
+    A statement that waits longer than this for a lock (say, an ALTER TABLE behind a
+    long transaction) fails, rather than making every later query on the table wait
+    behind it; ``0`` waits forever.
+    """
+    raw = os.environ.get("DEFI_SQL_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT
+    value = raw.replace(" ", "")
+    if not _DURATION.match(value):
+        raise ConfigError(
+            f"DEFI_SQL_LOCK_TIMEOUT={raw!r} is not a duration; write it as PostgreSQL does, "
+            "e.g. 5s, 500ms or 2min (0 waits forever)."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -106,15 +141,22 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
 
     failed_statement: str | None = None
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, lock_timeout: str) -> None:
         self._conninfo = conninfo
+        self._lock_timeout = lock_timeout
         super().__init__(parse_uri("postgresql+psycopg:///"), default_migration_table)
 
     def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-        return connect(self._conninfo, autocommit=True)
+        # A session setting given at connection time, so it holds outside and
+        # inside every migration transaction (added to any options of the URL).
+        setting = f"-c lock_timeout={self._lock_timeout}"
+        options = conninfo_to_dict(self._conninfo).get("options")
+        return connect(
+            self._conninfo, autocommit=True, options=f"{options} {setting}" if options else setting
+        )
 
     def copy(self) -> _Backend:
-        return _Backend(self._conninfo)
+        return _Backend(self._conninfo, self._lock_timeout)
 
     def cursor(self) -> _TracingCursor:
         return _TracingCursor(self.connection.cursor(), self)
@@ -165,6 +207,7 @@ class Migrator:
         self._conninfo = conninfo
         self._directory = directory or migrations_dir()
         self._lock_timeout = lock_timeout
+        self._statement_lock_timeout = session_lock_timeout()
         self._report: Report = report or (lambda _line: None)
         self._lock_conn: psycopg.Connection[Any] | None = None
         self._backend: _Backend | None = None
@@ -205,7 +248,7 @@ class Migrator:
     def _open_backend(self) -> None:
         if self._backend is not None:
             self._backend.connection.close()
-        backend = _Backend(self._conninfo)
+        backend = _Backend(self._conninfo, self._statement_lock_timeout)
         backend.init_database()
         backend.ensure_internal_schema_updated()
         internal_queries().create_bookkeeping(backend.connection)
@@ -412,9 +455,16 @@ class Migrator:
             )
         else:
             outcome = f"{migration.id} is not transactional, so its earlier statements stay"
+        advice = "fix the file and run the command again"
+        if diag.sqlstate == "55P03":  # lock_not_available
+            advice = (
+                f"another session held a lock it needs for longer than lock_timeout "
+                f"({self._statement_lock_timeout}); run the command again once that session "
+                "is done, or raise DEFI_SQL_LOCK_TIMEOUT"
+            )
         return MigrationFailed(
             f"{where}: {reason}{state}; {outcome} and the database stays at the last good "
-            "migration; fix the file and run the command again.",
+            f"migration; {advice}.",
             path=str(path),
             line=line,
             sqlstate=diag.sqlstate,

@@ -191,11 +191,11 @@ class Plan:
         if expr in _NEVER_NULL_WORDS or _STRING.fullmatch(expr) or _NUMBER.fullmatch(expr):
             return True
         if init := _INIT_REF.fullmatch(expr):
-            sub = self._named.get(init.group(1))
+            named = self._named.get(init.group(1))
             return (
-                sub is not None
-                and self._exactly_one_row(sub)
-                and self._output_never_null(sub, int(init.group(2)) - 1)
+                named is not None
+                and self._exactly_one_row(named)
+                and self._output_never_null(named, int(init.group(2)) - 1)
             )
         if call := _CALL.fullmatch(expr):
             name = call.group(1).rsplit(".", 1)[-1].lower()

@@ -13,6 +13,7 @@ from defi_sql.models import Asset, NewPosition
 __all__ = [
     "assets",
     "aware",
+    "chain_id",
     "choice",
     "decimal",
     "document",
@@ -75,12 +76,18 @@ def decimal(value: object, what: str, *, minimum: Decimal | None = None) -> Deci
     return value
 
 
-def positive_int(value: object, what: str) -> int:
+def positive_int(value: object, what: str, *, maximum: int = 2**31 - 1) -> int:
+    """An integer from 1 to ``maximum`` (by default the largest ``integer``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{what} must be an integer, not {type(value).__name__}.")
-    if not 0 < value < 2**31:
-        raise InvalidInput(f"{what} must be between 1 and {2**31 - 1}, not {value}.")
+    if not 0 < value <= maximum:
+        raise InvalidInput(f"{what} must be between 1 and {maximum}, not {value}.")
     return value
+
+
+def chain_id(value: object) -> int:
+    """An EIP-155 chain id: any positive ``bigint`` (Palm's 11297108109 is beyond 2**31)."""
+    return positive_int(value, "chain_id", maximum=2**63 - 1)
 
 
 def natural(value: object, what: str, *, maximum: int = 2**63 - 1) -> int:
@@ -164,7 +171,7 @@ def new_position(value: object) -> NewPosition:
     uuid(value.user_id, "user_id")
     wallet_address(value.wallet_address)
     text(value.protocol, "protocol", max_length=64)
-    positive_int(value.chain_id, "chain_id")
+    chain_id(value.chain_id)
     if value.health_factor is not None:
         decimal(value.health_factor, "health_factor", minimum=Decimal(0))
     assets(value.collateral, "collateral")

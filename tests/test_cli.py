@@ -140,6 +140,8 @@ def test_every_command_has_help() -> None:
         "repair",
         "struct",
         "schema",
+        "lint",
+        "check",
         "db",
     }
     assert all(text and len(text) > 10 for text in helps.values())

@@ -228,7 +228,11 @@ def _bad_create_cases() -> list[Any]:
             {"action": IntentAction(type="repay", asset="", amount=Decimal(1))},
             "action.asset must not be empty.",
         ),
-        ("chain-zero", {"chain_id": 0}, "chain_id must be between 1 and 2147483647, not 0."),
+        (
+            "chain-zero",
+            {"chain_id": 0},
+            "chain_id must be between 1 and 9223372036854775807, not 0.",
+        ),
         ("chain-bool", {"chain_id": True}, "chain_id must be an integer, not bool."),
         ("protocol-empty", {"protocol": ""}, "protocol must not be empty."),
         (

@@ -16,6 +16,8 @@ from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import (
     AlertThresholds,
     Asset,
+    IntentAction,
+    IntentCondition,
     NewPosition,
     Position,
     PositionAtRisk,
@@ -130,6 +132,31 @@ def test_create_round_trips_a_full_snapshot(api: Api, db: psycopg.Connection[Any
     )  # camelCase valueUSD, amounts as JSON strings
 
 
+#: Palm mainnet: EIP-155 chain ids go beyond 2**31, hence 0009.widen-chain-id-to-bigint.
+PALM = 11297108109
+
+
+def test_chain_ids_beyond_32_bits_are_stored_and_read_back(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    user_id = new_user(api, 1)
+    created = api.positions.create(snap(user_id, hours=0, chain_id=PALM))
+    assert api.positions.ingest([snap(user_id, hours=1, chain_id=PALM)]) == 1  # binary COPY
+    assert created.chain_id == PALM
+    assert [p.chain_id for p in api.positions.list_for_user(user_id)] == [PALM, PALM]
+    intent = api.intents.create(
+        user_id=user_id,
+        condition=IntentCondition(operator="<", value=Decimal("1.2")),
+        action=IntentAction(type="notify"),
+        chain_id=PALM,
+    )
+    assert intent.chain_id == api.intents.get(intent.id).chain_id == PALM
+    stored = db.execute(
+        "SELECT chain_id FROM positions UNION ALL SELECT chain_id FROM intents"
+    ).fetchall()
+    assert stored == [(PALM,)] * 3
+
+
 def test_create_defaults(api: Api) -> None:
     user_id = new_user(api, 1)
     before = datetime.now(UTC)
@@ -149,7 +176,9 @@ BAD: list[tuple[str, dict[str, object] | None, str]] = [  # id, changes (None: a
     ("short-wallet", {"wallet_address": "0x123"},
      "wallet address '0x123' is not 0x followed by 40 hexadecimal digits."),
     ("empty-protocol", {"protocol": ""}, "protocol must not be empty."),
-    ("chain-0", {"chain_id": 0}, "chain_id must be between 1 and 2147483647, not 0."),
+    ("chain-0", {"chain_id": 0}, "chain_id must be between 1 and 9223372036854775807, not 0."),
+    ("chain-2**63", {"chain_id": 2**63},
+     "chain_id must be between 1 and 9223372036854775807, not 9223372036854775808."),
     ("chain-true", {"chain_id": True}, "chain_id must be an integer, not bool."),
     ("chain-str", {"chain_id": "1"}, "chain_id must be an integer, not str."),
     ("hf-nan", {"health_factor": Decimal("NaN")},

@@ -76,7 +76,7 @@ async def create(
         "protocol": None
         if protocol is None
         else validate.text(protocol, "protocol", max_length=64),
-        "chain_id": None if chain_id is None else validate.positive_int(chain_id, "chain_id"),
+        "chain_id": None if chain_id is None else validate.chain_id(chain_id),
         "condition": _condition(condition),
         "action": _action(action),
         "expires_at": None if expires_at is None else validate.aware(expires_at, "expires_at"),

@@ -40,7 +40,7 @@ _COPY_TYPES = (
     "uuid",
     "text",
     "text",
-    "int4",
+    "int8",  # chain_id is bigint
     "numeric",
     "jsonb",
     "jsonb",

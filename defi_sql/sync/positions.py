@@ -36,7 +36,7 @@ __all__ = [
     "list_for_wallet",
 ]
 DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
-_COPY_TYPES = ("uuid", "text", "text", "int4", "numeric", "jsonb", "jsonb", "jsonb", "timestamptz")
+_COPY_TYPES = ("uuid", "text", "text", "int8", "numeric", "jsonb", "jsonb", "jsonb", "timestamptz")
 
 
 def _json(value: object) -> Jsonb:

@@ -1,4 +1,5 @@
 -- Drop the shared trigger functions created by 0001.create-set-updated-at.
+-- squawk-ignore-file ban-drop-function -- the rollback of a CREATE FUNCTION must drop it
 
 DROP FUNCTION normalize_wallet_address();
 

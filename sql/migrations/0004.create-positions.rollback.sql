@@ -1,3 +1,4 @@
 -- Drop the positions table (with its indexes, triggers and comments).
+-- squawk-ignore-file ban-drop-table -- the rollback of a CREATE TABLE must drop the table
 
 DROP TABLE positions;

@@ -7,6 +7,7 @@ CREATE TABLE positions (
     user_id        uuid        NOT NULL,
     wallet_address text        NOT NULL,
     protocol       text        NOT NULL,
+    -- squawk-ignore prefer-bigint-over-int -- widened to bigint by 0009.widen-chain-id-to-bigint
     chain_id       integer     NOT NULL DEFAULT 1,
     health_factor  numeric,
     collateral     jsonb       NOT NULL DEFAULT '[]'::jsonb,

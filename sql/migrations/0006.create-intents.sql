@@ -6,6 +6,7 @@ CREATE TABLE intents (
     id           uuid        NOT NULL DEFAULT gen_random_uuid(),
     user_id      uuid        NOT NULL,
     protocol     text,
+    -- squawk-ignore prefer-bigint-over-int -- widened to bigint by 0009.widen-chain-id-to-bigint
     chain_id     integer,
     condition    jsonb       NOT NULL,
     action       jsonb       NOT NULL,

@@ -1,4 +1,6 @@
 -- Drop the event store, its archive and the functions created by 0007.create-event-store.
+-- squawk-ignore-file ban-drop-table, ban-drop-function -- the rollback of CREATE TABLE and
+-- CREATE FUNCTION statements must drop what they created
 
 DROP FUNCTION archive_events(timestamptz);
 

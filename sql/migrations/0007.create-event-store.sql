@@ -9,6 +9,7 @@ CREATE TABLE event_store (
     event_id    uuid        NOT NULL DEFAULT gen_random_uuid(),
     stream_type text        NOT NULL,
     stream_id   uuid        NOT NULL,
+    -- squawk-ignore prefer-bigint-over-int -- a stream never nears 2^31 events
     version     integer     NOT NULL,
     event_type  text        NOT NULL,
     payload     jsonb       NOT NULL,
@@ -63,6 +64,7 @@ CREATE TABLE event_store_archive (
     event_id    uuid        NOT NULL,
     stream_type text        NOT NULL,
     stream_id   uuid        NOT NULL,
+    -- squawk-ignore prefer-bigint-over-int -- a stream never nears 2^31 events
     version     integer     NOT NULL,
     event_type  text        NOT NULL,
     payload     jsonb       NOT NULL,

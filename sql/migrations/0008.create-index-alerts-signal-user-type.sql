@@ -3,6 +3,10 @@
 -- unique index makes the second one skip those users with ON CONFLICT instead.
 -- depends: 0007.create-event-store
 
+-- alerts held no production data yet when this index was added, so the lock of a plain
+-- CREATE INDEX blocked nothing; an index on a large table must be built CONCURRENTLY,
+-- alone in a migration marked transactional: false.
+-- squawk-ignore require-concurrent-index-creation -- alerts was empty then, see above
 CREATE UNIQUE INDEX alerts_signal_id_user_id_type_key
     ON alerts (signal_id, user_id, type)
     WHERE signal_id IS NOT NULL;
