@@ -19,6 +19,7 @@ __all__ = [
     "document",
     "natural",
     "new_position",
+    "plainly_valid_position",
     "positive_int",
     "text",
     "uuid",
@@ -187,3 +188,69 @@ def choice(value: object, what: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidInput(f"{what} must be one of {', '.join(allowed)}; not {value!r}.")
     return str(value)
+
+
+_BELOW = Decimal(10) ** (DECIMAL_DIGITS + 1)
+_FLAT_JSON = (int, bool, type(None))
+
+
+def _plain_decimal(value: object) -> bool:
+    return (
+        type(value) is Decimal
+        and 0 <= value < _BELOW
+        and value.as_tuple().exponent >= -DECIMAL_DIGITS  # type: ignore[operator]
+    )
+
+
+def _plain_assets(values: object) -> bool:
+    if type(values) is not list:
+        return False
+    for asset in values:
+        if type(asset) is not Asset or not _plain_decimal(asset.amount):
+            return False
+        symbol = asset.symbol
+        if not _plain_decimal(asset.value_usd) or type(symbol) is not str:
+            return False
+        if not 0 < len(symbol) <= 64 or "\x00" in symbol:
+            return False
+    return True
+
+
+def plainly_valid_position(value: object) -> bool:
+    """True only when :func:`new_position` accepts ``value``, in a fraction of its time.
+
+    The bulk ingest's fast path: common, flat snapshots pass here; anything
+    else (a nested metadata document, an odd Decimal, a wrong type) goes to
+    :func:`new_position`, which accepts it or says exactly what is wrong.
+    """
+    try:
+        if type(value) is not NewPosition or type(value.user_id) is not UUID:
+            return False
+        protocol, chain = value.protocol, value.chain_id
+        if type(protocol) is not str or not 0 < len(protocol) <= 64 or "\x00" in protocol:
+            return False
+        if type(chain) is not int or not 0 < chain < 2**63:
+            return False
+        wallet = value.wallet_address
+        if type(wallet) is not str or not _WALLET.fullmatch(wallet.lower()):
+            return False
+        health = value.health_factor
+        if health is not None and not _plain_decimal(health):
+            return False
+        if not _plain_assets(value.collateral) or not _plain_assets(value.debt):
+            return False
+        metadata = value.metadata
+        if type(metadata) is not dict:
+            return False
+        for key, item in metadata.items():
+            if type(key) is not str:
+                return False
+            if type(item) is str:
+                if "\x00" in item:
+                    return False
+            elif type(item) not in _FLAT_JSON:
+                return False
+        at = value.snapshot_at
+        return at is None or (type(at) is datetime and at.utcoffset() is not None)
+    except ArithmeticError:  # comparing a NaN Decimal
+        return False

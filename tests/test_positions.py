@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 from msgspec.structs import asdict, replace
 
+from defi_sql import validate
 from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import (
     AlertThresholds,
@@ -141,7 +143,7 @@ def test_chain_ids_beyond_32_bits_are_stored_and_read_back(
 ) -> None:
     user_id = new_user(api, 1)
     created = api.positions.create(snap(user_id, hours=0, chain_id=PALM))
-    assert api.positions.ingest([snap(user_id, hours=1, chain_id=PALM)]) == 1  # binary COPY
+    assert api.positions.ingest([snap(user_id, hours=1, chain_id=PALM)]) == 1  # bulk ingest
     assert created.chain_id == PALM
     assert [p.chain_id for p in api.positions.list_for_user(user_id)] == [PALM, PALM]
     intent = api.intents.create(
@@ -278,6 +280,68 @@ def test_ingest_with_one_bad_snapshot_writes_nothing(
         api.positions.ingest(snapshots)
     assert str(caught.value) == message
     assert count_positions(db) == 0
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_SNAPSHOTS)
+def test_the_fast_check_never_passes_what_the_full_check_refuses(
+    changes: dict[str, object] | None, message: str
+) -> None:
+    spoiled = spoil(snap(uuid4(), hours=1), changes)
+    assert not validate.plainly_valid_position(spoiled)
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        validate.new_position(spoiled)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"health_factor": None, "snapshot_at": None},
+        {"collateral": [DAI, DAI], "debt": [DAI], "metadata": {"a": "b", "n": 1, "t": True}},
+        {"wallet_address": WALLET.upper().replace("0X", "0x"), "chain_id": 2**63 - 1},
+        {"health_factor": Decimal("1e-60"), "protocol": "p" * 64},
+    ],
+    ids=["plain", "nulls", "assets-and-flat-metadata", "upper-wallet-max-chain", "edges"],
+)
+def test_the_fast_check_passes_plain_snapshots(changes: dict[str, object]) -> None:
+    snapshot = replace(snap(uuid4(), hours=1), **changes)
+    assert validate.plainly_valid_position(snapshot)
+    assert validate.new_position(snapshot) is snapshot
+
+
+def test_ingest_in_several_batches_is_still_all_or_nothing(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    user_id = new_user(api, 1)
+    assert api.positions.ingest((snap(user_id, hours=i) for i in range(20)), batch=7) == 20
+    assert count_positions(db) == 20
+    late_bad = [snap(user_id, hours=100 + i) for i in range(20)] + [snap(uuid4(), hours=200)]
+    with pytest.raises(NotFound):
+        api.positions.ingest(late_bad, batch=7)  # the first two batches were sent already
+    assert count_positions(db) == 20
+
+
+def test_ingest_keeps_amounts_and_instants_exactly(api: Api) -> None:
+    user_id = new_user(api, 1)
+    plus_five = timezone(timedelta(hours=5, minutes=30))
+    amounts = ["0", "0.000000000000000001", "123456789012345678901234567890.123456789", "1E+20"]
+    snapshots = [
+        replace(
+            snap(user_id),
+            health_factor=Decimal(amount),
+            collateral=[Asset(symbol="X", amount=Decimal(amount), value_usd=Decimal(amount))],
+            snapshot_at=datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=plus_five)
+            + timedelta(days=i),
+        )
+        for i, amount in enumerate(amounts)
+    ]
+    assert api.positions.ingest(snapshots) == len(amounts)
+    stored = sorted(api.positions.list_for_user(user_id), key=lambda p: p.snapshot_at)
+    for position, sent in zip(stored, snapshots, strict=True):
+        assert position.snapshot_at == sent.snapshot_at  # the same instant, to the microsecond
+        assert position.collateral == sent.collateral
+        assert position.health_factor == sent.health_factor
+        assert str(position.collateral[0].amount) == str(sent.collateral[0].amount)
 
 
 def test_ingest_for_an_unknown_user_writes_nothing(api: Api, db: psycopg.Connection[Any]) -> None:
