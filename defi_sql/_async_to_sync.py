@@ -28,6 +28,7 @@ RENAMES = {
     "AsyncConnectionPool": "ConnectionPool",
     "AsyncTransaction": "Transaction",
     "asynccontextmanager": "contextmanager",
+    "aclosing": "closing",
     "AbstractAsyncContextManager": "AbstractContextManager",
 }
 
@@ -50,6 +51,14 @@ class _Unasync(ast.NodeTransformer):
     def visit_AsyncFor(self, node: ast.AsyncFor) -> ast.AST:
         self.generic_visit(node)
         return ast.copy_location(ast.For(**{f: getattr(node, f) for f in node._fields}), node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        """``AsyncGenerator[T, None]`` -> ``Generator[T, None, None]``."""
+        is_generator = isinstance(node.value, ast.Name) and node.value.id == "AsyncGenerator"
+        self.generic_visit(node)
+        if is_generator and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2:
+            node.slice.elts.append(ast.Constant(None))
+        return node
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         node.id = RENAMES.get(node.id, node.id)

@@ -10,7 +10,7 @@ refused write never leaves the caller's transaction aborted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -113,7 +113,7 @@ async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
 
 async def stream(
     conn: AsyncConnection[Any], name: str, params: Params, cls: type[T], *, batch: int = 2000
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """The rows of query ``name`` through a server-side cursor, ``batch`` at a time.
 
     Memory stays flat however many rows there are. Needs a transaction: on an

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -174,7 +175,15 @@ async def at_risk(
     )
 
 
-async def iterate_all(conn: AsyncConnection[Any], *, batch: int = 2000) -> AsyncIterator[Position]:
-    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory."""
-    async for position in stream(conn, "stream_positions", {}, Position, batch=batch):
-        yield position
+async def iterate_all(
+    conn: AsyncConnection[Any], *, batch: int = 2000
+) -> AsyncGenerator[Position, None]:
+    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory.
+
+    Leaving the loop early (``break``) ends the server-side cursor and its
+    transaction when the generator is closed: use ``async with aclosing(...)``
+    (``with closing(...)`` for the sync API) to close it at once.
+    """
+    async with aclosing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
+        async for position in rows:
+            yield position

@@ -12,7 +12,7 @@ Generated from defi_sql/aio/_execute.py by defi_sql/_async_to_sync.py: do not ed
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -102,7 +102,7 @@ def execute(conn: Connection[Any], name: str, params: Params) -> int:
 
 def stream(
     conn: Connection[Any], name: str, params: Params, cls: type[T], *, batch: int = 2000
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """The rows of query ``name`` through a server-side cursor, ``batch`` at a time.
 
     Memory stays flat however many rows there are. Needs a transaction: on an

@@ -5,7 +5,8 @@ Generated from defi_sql/aio/positions.py by defi_sql/_async_to_sync.py: do not e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
+from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -171,7 +172,13 @@ def at_risk(
     return fetch_all(conn, "positions_at_risk", {"default_threshold": threshold}, PositionAtRisk)
 
 
-def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Iterator[Position]:
-    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory."""
-    for position in stream(conn, "stream_positions", {}, Position, batch=batch):
-        yield position
+def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Generator[Position, None, None]:
+    """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory.
+
+    Leaving the loop early (``break``) ends the server-side cursor and its
+    transaction when the generator is closed: use ``async with aclosing(...)``
+    (``with closing(...)`` for the sync API) to close it at once.
+    """
+    with closing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
+        for position in rows:
+            yield position
