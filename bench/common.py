@@ -6,16 +6,22 @@ import gc
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql import embedded
 from defi_sql.migrations import Migrator
+from defi_sql.seed import seed_users
+
+#: snapshots per generated user in :func:`load_positions`
+SNAPSHOTS_PER_USER = 50
 
 
 @dataclass
@@ -98,3 +104,86 @@ def print_table(title: str, results: list[Result], targets: dict[str, Target]) -
             f"| {r.name} | {r.seconds * 1000:,.0f} ms | {r.rows_per_second:,.0f} "
             f"| {ratio:.2f}x | {verdict} |"
         )
+
+
+def print_markdown(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
+) -> None:
+    """A markdown table with a title; ``align`` has an ``l`` or ``r`` per column
+    (by default the first column left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "".join("---:|" if a == "r" else "---|" for a in align))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def database_url(url: str, dbname: str) -> str:
+    """``url`` with another database name: same server, same user."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo("", **params)
+
+
+def database_name(url: str) -> str:
+    return str(conninfo_to_dict(url)["dbname"])
+
+
+def sibling_database(url: str, name: str, *, fresh: bool = False) -> str:
+    """A migrated database ``name`` on ``url``'s server (dropped first when ``fresh``).
+
+    For a section whose data must not mix with another's: a data set of a given
+    size, or a queue that a section empties and refills.
+    """
+    admin = database_url(url, "postgres")
+    if fresh:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    embedded.create_database(admin, name)
+    target = database_url(url, name)
+    with Migrator(target) as migrator:
+        migrator.migrate()
+    return target
+
+
+def count_positions(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM positions").fetchone()
+    return int(row[0]) if row else 0
+
+
+def load_positions(url: str, rows: int) -> int:
+    """Seed users with 50 snapshots each until there are ``rows`` positions; return the count.
+
+    Idempotent: the generator numbers its users, so a second call (or one for
+    fewer rows) adds nothing, and one for more rows adds only the users
+    missing. ``rows`` is rounded up to a multiple of 50. Prints how long it took.
+    """
+    users = -(-rows // SNAPSHOTS_PER_USER)
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        added = seed_users(conn, users, snapshots=SNAPSHOTS_PER_USER, chunk=500)
+        if added:
+            conn.execute("VACUUM ANALYZE positions")
+    count = count_positions(url)
+    seconds = time.perf_counter() - started
+    print(
+        f"positions in {database_name(url)}: {count:,} "
+        f"({added:,} users of {SNAPSHOTS_PER_USER} snapshots added in {seconds:.1f} s)"
+    )
+    return count
+
+
+def positions_database(url: str, rows: int) -> str:
+    """A database of its own on ``url``'s server holding ``rows`` generated positions.
+
+    Named after the size (``defi_bench_positions_1000000``) and reused by every
+    section that asks for the same size in the same run, so each data set is
+    generated once and sections of different sizes never see each other's rows.
+    """
+    target = sibling_database(url, f"{database_name(url)}_positions_{rows}")
+    load_positions(target, rows)
+    return target

@@ -20,7 +20,7 @@ import asyncpg
 import psycopg
 from psycopg import adapt
 from psycopg.rows import dict_row
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -55,8 +55,10 @@ class _Base(DeclarativeBase):
 
 
 class PositionORM(_Base):
+    """positions as an ORM user maps it (server defaults fetched back on insert)."""
+
     __tablename__ = "positions"
-    id: Mapped[UUID] = mapped_column(primary_key=True)
+    id: Mapped[UUID] = mapped_column(primary_key=True, server_default=text("gen_random_uuid()"))
     user_id: Mapped[UUID]
     wallet_address: Mapped[str]
     protocol: Mapped[str]
@@ -66,8 +68,8 @@ class PositionORM(_Base):
     debt: Mapped[Any] = mapped_column(JSONB)
     metadata_: Mapped[Any] = mapped_column("metadata", JSONB)
     snapshot_at: Mapped[datetime]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
 
 def ensure_rows(url: str, rows: int) -> int:

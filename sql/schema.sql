@@ -859,6 +859,18 @@ CREATE INDEX signals_status_detected_at_idx ON public.signals USING btree (statu
 CREATE INDEX signals_type_detected_at_idx ON public.signals USING btree (type, detected_at DESC);
 
 --
+-- Name: users_preferences_active_signals_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_preferences_active_signals_idx ON public.users USING gin (((preferences -> 'activeSignals'::text)));
+
+--
+-- Name: INDEX users_preferences_active_signals_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.users_preferences_active_signals_idx IS 'GIN (jsonb_ops) on preferences -> ''activeSignals'': serves fan_out_signal, which finds the users subscribed to a signal type with preferences -> ''activeSignals'' ? type. Only a predicate on this very expression (?, ?|, ?&, @>) can use it.';
+
+--
 -- Name: event_store_archive event_store_archive_forbid_truncate; Type: TRIGGER; Schema: public; Owner: -
 --
 

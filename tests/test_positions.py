@@ -309,18 +309,6 @@ def test_the_fast_check_passes_plain_snapshots(changes: dict[str, object]) -> No
     assert validate.new_position(snapshot) is snapshot
 
 
-def test_ingest_in_several_batches_is_still_all_or_nothing(
-    api: Api, db: psycopg.Connection[Any]
-) -> None:
-    user_id = new_user(api, 1)
-    assert api.positions.ingest((snap(user_id, hours=i) for i in range(20)), batch=7) == 20
-    assert count_positions(db) == 20
-    late_bad = [snap(user_id, hours=100 + i) for i in range(20)] + [snap(uuid4(), hours=200)]
-    with pytest.raises(NotFound):
-        api.positions.ingest(late_bad, batch=7)  # the first two batches were sent already
-    assert count_positions(db) == 20
-
-
 def test_ingest_keeps_amounts_and_instants_exactly(api: Api) -> None:
     user_id = new_user(api, 1)
     plus_five = timezone(timedelta(hours=5, minutes=30))

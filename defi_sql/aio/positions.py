@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
 from defi_sql.aio._execute import fetch_all, fetch_one, stream, write_one
@@ -23,7 +23,6 @@ from defi_sql.translate import translate
 
 __all__ = [
     "DEFAULT_ALERT_THRESHOLD",
-    "INGEST_BATCH",
     "at_risk",
     "create",
     "history",
@@ -39,9 +38,18 @@ __all__ = [
 #: The health factor below which a user without their own threshold is at risk.
 DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
 
-#: Snapshots per statement of :func:`ingest` (about 2 MB of JSON).
-INGEST_BATCH = 5000
-_BATCH_ENCODER = msgspec.json.Encoder()
+_COPY_TYPES = (
+    "uuid",
+    "text",
+    "text",
+    "int8",  # chain_id is bigint
+    "numeric",
+    "jsonb",
+    "jsonb",
+    "jsonb",
+    "timestamptz",
+)
+_ENCODER = msgspec.json.Encoder()
 
 
 def _json(value: object) -> Jsonb:
@@ -67,45 +75,42 @@ async def create(conn: AsyncConnection[Any], snapshot: NewPosition) -> Position:
     return position
 
 
-async def ingest(
-    conn: AsyncConnection[Any], snapshots: Iterable[NewPosition], *, batch: int = INGEST_BATCH
-) -> int:
-    """Record many snapshots at once, all or nothing; return how many.
+async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -> int:
+    """Record many snapshots at once by binary COPY, all or nothing; return how many.
 
-    Snapshots are checked as they come (the common flat ones by a fast check,
-    the rest by the full one, which names what is wrong), encoded ``batch`` at a
-    time as one JSON array by msgspec and turned into rows by the server, all
-    in one transaction: an invalid snapshot raises :class:`InvalidInput` and
-    nothing is written. Snapshots without ``snapshot_at`` get the time the
-    ingest started.
+    Each snapshot is checked as it is sent (the common flat ones by a fast
+    check, the rest by the full one, which names what is wrong); an invalid one
+    aborts the COPY and nothing is written. Snapshots without ``snapshot_at``
+    get the time the ingest started.
     """
-    validate.positive_int(batch, "batch")
     started = datetime.now(UTC)
-    sql = statement("ingest_positions").sql
     count = 0
+    plain = validate.plainly_valid_position
     try:
         async with conn.transaction(), conn.cursor() as cur:
-            pending: list[NewPosition] = []
-            for snapshot in snapshots:
-                if not validate.plainly_valid_position(snapshot):
-                    validate.new_position(snapshot)
-                pending.append(snapshot)
-                if len(pending) == batch:
-                    count += await _insert_batch(cur, sql, pending, started)
-                    pending = []
-            if pending:
-                count += await _insert_batch(cur, sql, pending, started)
+            set_json_dumps(_ENCODER.encode, context=cur)
+            async with cur.copy(statement("copy_positions").sql) as copy:
+                copy.set_types(list(_COPY_TYPES))
+                for snapshot in snapshots:
+                    if not plain(snapshot):
+                        validate.new_position(snapshot)
+                    await copy.write_row(
+                        (
+                            snapshot.user_id,
+                            snapshot.wallet_address,
+                            snapshot.protocol,
+                            snapshot.chain_id,
+                            snapshot.health_factor,
+                            snapshot.collateral,
+                            snapshot.debt,
+                            snapshot.metadata,
+                            snapshot.snapshot_at or started,
+                        )
+                    )
+                    count += 1
     except psycopg.Error as exc:
         raise translate(exc) from None
     return count
-
-
-async def _insert_batch(
-    cur: psycopg.AsyncCursor[Any], sql: str, batch: list[NewPosition], started: datetime
-) -> int:
-    document = _BATCH_ENCODER.encode(batch).decode()
-    await cur.execute(sql, {"snapshots": document, "started": started})
-    return cur.rowcount
 
 
 async def list_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:

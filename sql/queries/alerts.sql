@@ -31,6 +31,8 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- of this active signal, on the user's first usable notification channel
 -- (in_app when none). Users already alerted about it are skipped, even by a
 -- concurrent fan-out (alerts_signal_id_user_id_type_key). One statement.
+-- The subscribed users come from users_preferences_active_signals_idx, which
+-- serves the predicate only as written: u.preferences -> 'activeSignals' ? s.type.
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 SELECT u.id, s.id, 'signal_detected',
        coalesce((SELECT c.channel

@@ -1,0 +1,164 @@
+"""The queries a service runs per request or per tick use their indexes.
+
+On tables large enough for the planner to care (seed users, ANALYZE), the
+plan of each query with real parameter values (``EXPLAIN (FORMAT JSON)``,
+the custom plan psycopg's bound parameters get) must name the index it was
+written for and read none of positions, signals or alerts sequentially: a
+dropped index, or a predicate rewritten so that its index no longer serves
+it, fails here long before a benchmark at a million rows would show it.
+No timings: only the plan's shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from defi_sql import sync as db
+from defi_sql.seed import seed_users
+from defi_sql.statements import statement
+
+#: 10,000 users with 2 snapshots each: 20,000 positions, 1,000 signals (the seed
+#: adds one per ten users: fewer and the planner rightly reads signals whole),
+#: 10,000 alerts, 3,333 intents, 20,000 events; then fan-outs add an alert with
+#: a signal for every user.
+USERS = 10_000
+SNAPSHOTS = 2
+#: never read whole by a per-request query
+LARGE = frozenset({"positions", "signals", "alerts"})
+
+
+@dataclass(frozen=True)
+class Data:
+    user_id: UUID
+    signal_ids: list[UUID]
+
+
+def _wallet(number: int) -> str:
+    """The wallet address ``seed_generated_users`` gives its user ``number``."""
+    digest = hashlib.md5(f"defi-seed-{number}".encode(), usedforsecurity=False).hexdigest()
+    return f"0x{number:08x}{digest[:32]}"
+
+
+@pytest.fixture(scope="module")
+def data(shared_db: psycopg.Connection[Any]) -> Data:
+    seed_users(shared_db, USERS, snapshots=SNAPSHOTS, chunk=USERS)
+    signal_ids = []
+    # the seed's funding_rate signals are all expired; these two reach every user
+    for type in ("whale_movement", "liquidation_risk"):
+        signal = next(s for s in db.signals.recent_by_type(shared_db, type) if s.status == "active")
+        db.alerts.fan_out(shared_db, signal.id)
+        signal_ids.append(signal.id)
+    shared_db.execute("VACUUM ANALYZE")
+    user = db.users.find_by_wallet(shared_db, _wallet(8))
+    assert user is not None
+    return Data(user.id, signal_ids)
+
+
+@dataclass(frozen=True)
+class Case:
+    query: str
+    params: Callable[[Data], dict[str, Any]]
+    #: indexes the plan must use (all of them)
+    indexes: frozenset[str]
+    #: tables it must not read sequentially
+    not_scanned: frozenset[str] = LARGE
+
+
+CASES = [
+    Case(
+        "latest_user_position",
+        lambda d: {"user_id": d.user_id},
+        frozenset({"positions_user_id_snapshot_at_idx"}),
+    ),
+    Case(
+        "latest_position_per_user",
+        lambda d: {},
+        # users in key order: no sort of every user's latest snapshot
+        frozenset({"users_pkey", "positions_user_id_snapshot_at_idx"}),
+    ),
+    Case(
+        "positions_at_risk",
+        lambda d: {"default_threshold": Decimal("1.5")},
+        frozenset({"positions_user_id_snapshot_at_idx"}),
+    ),
+    Case(
+        "active_signals_for_asset",
+        lambda d: {"asset": "AAVE"},
+        frozenset({"signals_asset_status_idx"}),
+    ),
+    Case(
+        "pending_alerts_for_user",
+        lambda d: {"user_id": d.user_id},
+        frozenset({"alerts_user_id_status_created_at_idx"}),
+    ),
+    Case(
+        "signals_by_ids",  # the second query of alerts.pending_for_user
+        lambda d: {"signal_ids": d.signal_ids},
+        frozenset({"signals_pkey"}),
+    ),
+    Case(
+        "claim_pending_alerts",
+        lambda d: {"max_rows": 100},
+        frozenset({"alerts_status_created_at_idx"}),
+    ),
+    Case(
+        "due_intents",
+        lambda d: {},
+        frozenset({"intents_active_created_at_idx", "positions_user_id_snapshot_at_idx"}),
+    ),
+    Case(
+        "read_stream",
+        lambda d: {"stream_id": d.user_id, "after_version": 0},
+        frozenset({"event_store_stream_id_version_key"}),
+    ),
+    Case(
+        "fan_out_signal",
+        lambda d: {"signal_id": d.signal_ids[0]},
+        frozenset({"signals_pkey", "users_preferences_active_signals_idx"}),
+        LARGE | {"users"},
+    ),
+]
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan, init plans and subplans included."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _describe(nodes: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        " ".join(filter(None, (n["Node Type"], n.get("Relation Name"), n.get("Index Name"))))
+        for n in nodes
+        if "Relation Name" in n or "Index Name" in n
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.query for c in CASES])
+def test_query_uses_its_index(shared_db: psycopg.Connection[Any], data: Data, case: Case) -> None:
+    row = shared_db.execute(
+        "EXPLAIN (FORMAT JSON) " + statement(case.query).sql, case.params(data)
+    ).fetchone()
+    assert row is not None
+    nodes = list(_nodes(row[0][0]["Plan"]))
+    seq_scans = {n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"}
+    indexes = {n["Index Name"] for n in nodes if "Index Name" in n}
+    plan = _describe(nodes)
+    assert not seq_scans & case.not_scanned, f"{case.query} reads a table whole: {plan}"
+    missing = sorted(case.indexes - indexes)
+    assert not missing, f"{case.query} does not use {', '.join(missing)}: {plan}"
+
+
+def test_every_user_gets_a_signal_alert(shared_db: psycopg.Connection[Any], data: Data) -> None:
+    """The fan-outs reached the user: the preloading plan above reads real signal ids."""
+    pending = db.alerts.pending_for_user(shared_db, data.user_id)
+    assert {item.signal.id for item in pending if item.signal} & set(data.signal_ids)
