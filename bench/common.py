@@ -20,6 +20,9 @@ from defi_sql import embedded
 from defi_sql.migrations import Migrator
 from defi_sql.seed import seed_users
 
+#: The bench server's shared_buffers: a quarter of a small production host's
+#: memory (the embedded server's own default, 128MB, suits a laptop, not 1M rows).
+SHARED_BUFFERS = "2GB"
 #: snapshots per generated user in :func:`load_positions`
 SNAPSHOTS_PER_USER = 50
 
@@ -45,6 +48,9 @@ def throwaway_database(version: int | None = None) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="defi-sql-bench-"))
     try:
         url = embedded.start(version, database="defi_bench", root=root)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
+        embedded.restart(version, root=root)  # shared_buffers takes a restart
         with Migrator(url) as migrator:
             migrator.migrate()
         yield url

@@ -29,6 +29,7 @@ __all__ = [
     "create_database",
     "pg_version",
     "psql_path",
+    "restart",
     "start",
     "status",
     "stop",
@@ -124,6 +125,16 @@ def status(version: int | None = None, *, root: Path | None = None) -> ServerSta
 
 def stop(version: int | None = None, *, root: Path | None = None) -> bool:
     """Stop the embedded server; return whether it was running."""
+    return _pg_ctl("stop", version, root)
+
+
+def restart(version: int | None = None, *, root: Path | None = None) -> bool:
+    """Restart the running embedded server (settings such as ``shared_buffers``
+    take effect only then); return whether it was running."""
+    return _pg_ctl("restart", version, root)
+
+
+def _pg_ctl(action: str, version: int | None, root: Path | None) -> bool:
     version = pg_version() if version is None else version
     pgdata = _pgdata(version, root)
     if not status(version, root=root).running:
@@ -132,7 +143,7 @@ def stop(version: int | None = None, *, root: Path | None = None) -> bool:
     server = pgserver.get_server(pgdata, cleanup_mode=None, postgres_version=version, start=False)
     pgserver.pgexec.pgexec(
         "pg_ctl",
-        ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
+        ("-w", "-D", str(pgdata), "-m", "fast", action),
         bin_path=server.bin_path,
         user=server.system_user,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from defi_sql import embedded
@@ -75,3 +76,14 @@ def test_unsupported_version_is_a_one_line_error(
         "defi-sql: error: DEFI_SQL_PG_VERSION='15' is not supported; use one of 16, 18.\n"
     )
     assert not data_dir.exists()
+
+
+def test_restart_applies_a_setting_that_needs_it(data_dir: Path) -> None:
+    url = embedded.start(18, root=data_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_buffers = '160MB'")
+    assert embedded.restart(18, root=data_dir)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SHOW shared_buffers").fetchone() == ("160MB",)
+    assert embedded.stop(18, root=data_dir)
+    assert not embedded.restart(18, root=data_dir)  # nothing running, nothing to restart
