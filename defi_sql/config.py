@@ -73,8 +73,15 @@ def mask_conninfo(conninfo: str) -> str:
     return f"postgresql://{auth}{netloc}/{dbname}"
 
 
+def _refuse_nul(value: str, source: str) -> None:
+    # libpq reads C strings: it would silently cut the value at the NUL byte
+    if "\x00" in value:
+        raise ConfigError(f"{source} contains a NUL byte; remove it.")
+
+
 def _from_url(url: str, source: str) -> DatabaseSettings:
     url = url.strip()
+    _refuse_nul(url, source)
     for driver_scheme in _DRIVER_SCHEMES:
         if url.startswith(driver_scheme):
             url = "postgresql://" + url[len(driver_scheme) :]
@@ -99,6 +106,8 @@ def _from_url(url: str, source: str) -> DatabaseSettings:
 
 
 def _from_db_variables(values: Mapping[str, str | None], source: str) -> DatabaseSettings:
+    for name in DB_VARIABLES:
+        _refuse_nul(values.get(name) or "", f"{name} ({source})")
     port = values.get("DB_PORT") or "5432"
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(
