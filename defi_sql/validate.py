@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import get_args
 from uuid import UUID
 
 from defi_sql.errors import InvalidInput
-from defi_sql.models import Asset, NewPosition
+from defi_sql.models import (
+    AlertChannel,
+    AlertThresholds,
+    Asset,
+    NewPosition,
+    RiskProfile,
+    UserPreferences,
+)
 
 __all__ = [
     "assets",
@@ -21,6 +29,7 @@ __all__ = [
     "new_position",
     "plainly_valid_position",
     "positive_int",
+    "preferences",
     "text",
     "uuid",
     "wallet_address",
@@ -42,14 +51,35 @@ def wallet_address(value: object) -> str:
     return normalised
 
 
+def _storable(value: str) -> bool:
+    """True when PostgreSQL can store ``value``: no NUL byte, no lone surrogate."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable(value: str, what: str) -> InvalidInput:
+    if "\x00" in value:
+        return InvalidInput(f"{what} contains a NUL byte, which PostgreSQL cannot store.")
+    return InvalidInput(
+        f"{what} contains a lone surrogate (U+D800 to U+DFFF), which is not valid Unicode."
+    )
+
+
 def text(value: object, what: str, *, max_length: int = 10_000) -> str:
-    """A non-empty string without NUL bytes (PostgreSQL refuses them in text)."""
+    """A non-empty string without NUL bytes (PostgreSQL refuses them in text) or lone surrogates."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be a string, not {type(value).__name__}.")
     if not value:
         raise InvalidInput(f"{what} must not be empty.")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} contains a NUL byte, which PostgreSQL cannot store.")
+    if not _storable(value):
+        raise _unstorable(value, what)
     if len(value) > max_length:
         raise InvalidInput(f"{what} is longer than {max_length} characters.")
     return value
@@ -140,6 +170,8 @@ def _json_value(value: object, where: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{where} has a key that is not a string: {key!r}.")
+            if not _storable(key):
+                raise _unstorable(key, f"a key of {where}")
             _json_value(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
@@ -148,8 +180,8 @@ def _json_value(value: object, where: str, depth: int) -> None:
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
     elif isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidInput(f"{where} contains a NUL byte, which PostgreSQL cannot store.")
+        if not _storable(value):
+            raise _unstorable(value, where)
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
@@ -183,6 +215,46 @@ def new_position(value: object) -> NewPosition:
     return value
 
 
+def _string_list(value: object, what: str, allowed: tuple[str, ...] | None) -> None:
+    if not isinstance(value, list):
+        raise InvalidInput(f"{what} must be a list, not {type(value).__name__}.")
+    for index, item in enumerate(value):
+        if allowed is None:
+            text(item, f"{what}[{index}]", max_length=128)
+        else:
+            choice(item, f"{what}[{index}]", allowed)
+
+
+def preferences(value: object) -> UserPreferences:
+    """Check every key of a user's preferences document."""
+    if not isinstance(value, UserPreferences):
+        raise InvalidInput(f"preferences must be a UserPreferences, not {type(value).__name__}.")
+    if value.risk_profile is not None:
+        choice(value.risk_profile, "preferences.risk_profile", get_args(RiskProfile))
+    thresholds = value.alert_thresholds
+    if thresholds is not None:
+        if not isinstance(thresholds, AlertThresholds):
+            raise InvalidInput(
+                "preferences.alert_thresholds must be an AlertThresholds, "
+                f"not {type(thresholds).__name__}."
+            )
+        if thresholds.health_factor is not None:
+            decimal(
+                thresholds.health_factor,
+                "preferences.alert_thresholds.health_factor",
+                minimum=Decimal(0),
+            )
+    if value.active_signals is not None:
+        _string_list(value.active_signals, "preferences.active_signals", None)
+    if value.notification_channels is not None:
+        _string_list(
+            value.notification_channels,
+            "preferences.notification_channels",
+            get_args(AlertChannel),
+        )
+    return value
+
+
 def choice(value: object, what: str, allowed: tuple[str, ...]) -> str:
     """One of ``allowed`` (the values of a Literal type)."""
     if value not in allowed:
@@ -211,7 +283,7 @@ def _plain_assets(values: object) -> bool:
         symbol = asset.symbol
         if not _plain_decimal(asset.value_usd) or type(symbol) is not str:
             return False
-        if not 0 < len(symbol) <= 64 or "\x00" in symbol:
+        if not 0 < len(symbol) <= 64 or not _storable(symbol):
             return False
     return True
 
@@ -227,7 +299,7 @@ def plainly_valid_position(value: object) -> bool:
         if type(value) is not NewPosition or type(value.user_id) is not UUID:
             return False
         protocol, chain = value.protocol, value.chain_id
-        if type(protocol) is not str or not 0 < len(protocol) <= 64 or "\x00" in protocol:
+        if type(protocol) is not str or not 0 < len(protocol) <= 64 or not _storable(protocol):
             return False
         if type(chain) is not int or not 0 < chain < 2**63:
             return False
@@ -243,10 +315,10 @@ def plainly_valid_position(value: object) -> bool:
         if type(metadata) is not dict:
             return False
         for key, item in metadata.items():
-            if type(key) is not str:
+            if type(key) is not str or not _storable(key):
                 return False
             if type(item) is str:
-                if "\x00" in item:
+                if not _storable(item):
                     return False
             elif type(item) not in _FLAT_JSON:
                 return False

@@ -50,6 +50,8 @@ async def append(
     """
     validate.text(stream_type, "stream_type", max_length=128)
     validate.uuid(stream_id, "stream_id")
+    if not isinstance(events, Sequence):
+        raise InvalidInput(f"events must be a list of NewEvent, not {type(events).__name__}.")
     validate.natural(expected_version, "expected_version", maximum=2**31 - 2 - len(events))
     checked = [_checked(e) for e in events]
     appended: list[Event] = []

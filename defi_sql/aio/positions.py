@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
 from defi_sql.aio._execute import fetch_all, fetch_one, stream, write_one
+from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
 from defi_sql.rows import encode_json
 from defi_sql.statements import statement
@@ -83,6 +84,10 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
     aborts the COPY and nothing is written. Snapshots without ``snapshot_at``
     get the time the ingest started.
     """
+    if not isinstance(snapshots, Iterable):
+        raise InvalidInput(
+            f"snapshots must be an iterable of NewPosition, not {type(snapshots).__name__}."
+        )
     started = datetime.now(UTC)
     count = 0
     plain = validate.plainly_valid_position

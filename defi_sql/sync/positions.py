@@ -18,6 +18,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
+from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
 from defi_sql.rows import encode_json
 from defi_sql.statements import statement
@@ -73,6 +74,10 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     aborts the COPY and nothing is written. Snapshots without ``snapshot_at``
     get the time the ingest started.
     """
+    if not isinstance(snapshots, Iterable):
+        raise InvalidInput(
+            f"snapshots must be an iterable of NewPosition, not {type(snapshots).__name__}."
+        )
     started = datetime.now(UTC)
     count = 0
     plain = validate.plainly_valid_position

@@ -12,7 +12,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput, NotFound
+from defi_sql.errors import NotFound
 from defi_sql.models import Position, User, UserPreferences, UserWithPositions
 from defi_sql.rows import encode_json
 from defi_sql.sync._execute import execute, fetch_all, fetch_one, write_one
@@ -30,9 +30,7 @@ __all__ = [
 
 
 def _preferences(value: object) -> Jsonb:
-    if not isinstance(value, UserPreferences):
-        raise InvalidInput(f"preferences must be a UserPreferences, not {type(value).__name__}.")
-    return Jsonb(value, dumps=lambda v: encode_json(v, numbers=True))
+    return Jsonb(validate.preferences(value), dumps=lambda v: encode_json(v, numbers=True))
 
 
 def _chat_id(value: object) -> str | None:
