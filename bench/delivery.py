@@ -3,9 +3,8 @@
 Each worker is a process with its own connection that loops through the
 public API until a claim comes back empty::
 
-    with db.transaction(conn):
-        for alert in db.alerts.claim(conn, limit=BATCH):   # FOR UPDATE SKIP LOCKED
-            db.alerts.mark_sent(conn, alert.id)
+    batch = db.alerts.claim(conn, limit=BATCH)   # a lease: FOR UPDATE SKIP LOCKED, committed
+    db.alerts.mark_sent_many(conn, batch)        # one statement, each with its claim_token
 
 The same four workers as threads of one process are measured too: psycopg
 releases the GIL while it waits on the server, but building each result row
@@ -40,7 +39,6 @@ import psycopg
 
 import defi_sql.sync as db
 from bench.common import Result, database_name, print_markdown, sibling_database
-from defi_sql.errors import InvalidInput
 from defi_sql.seed import seed_users
 
 SECTION = "alert delivery"
@@ -72,7 +70,7 @@ COUNT_SENT = "SELECT count(*) FROM alerts WHERE status = 'sent'"
 @dataclass
 class Worker:
     claimed: list[UUID] = field(default_factory=list)
-    refused: int = 0  # mark_sent refused: the alert was no longer pending
+    refused: int = 0  # left out by mark_sent_many: the lease had passed to another worker
     finished: float = 0.0  # time.perf_counter() (system-wide) when its last claim came back empty
     client_cpu: float = 0.0  # CPU seconds of this worker's thread
     server_cpu: float = 0.0  # CPU seconds of its server backend (0 when /proc is not readable)
@@ -114,20 +112,15 @@ def _count(url: str, query: str) -> int:
 
 
 def work(conn: psycopg.Connection[Any], start: Any) -> Worker:
-    """One worker: claim a batch, mark each sent, commit; until a claim is empty."""
+    """One worker: lease a batch, mark it sent in one statement; until a claim is empty."""
     mine = Worker()
     if start.wait(timeout=START_TIMEOUT) is False:  # an Event's; a Barrier raises
         raise TimeoutError("the other workers never started")
     client, server = time.thread_time(), backend_cpu(conn)
     while True:
-        with db.transaction(conn):
-            batch = db.alerts.claim(conn, limit=BATCH)
-            for alert in batch:
-                mine.claimed.append(alert.id)
-                try:
-                    db.alerts.mark_sent(conn, alert.id)
-                except InvalidInput:
-                    mine.refused += 1
+        batch = db.alerts.claim(conn, limit=BATCH)
+        mine.claimed.extend(alert.id for alert in batch)
+        mine.refused += len(batch) - len(db.alerts.mark_sent_many(conn, batch))
         if not batch:
             mine.finished = time.perf_counter()
             mine.client_cpu = time.thread_time() - client

@@ -36,6 +36,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -156,7 +157,7 @@ QUERIES = [
         "claim a batch of alerts",
         "point",
         _claim,
-        lambda p: [("claim_pending_alerts", {"max_rows": CLAIM})],
+        lambda p: [("claim_pending_alerts", {"max_rows": CLAIM, "lease": timedelta(minutes=1)})],
     ),
     Query(
         "read a stream",

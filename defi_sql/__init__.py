@@ -5,41 +5,51 @@ row and document structs are in ``defi_sql.models``.
 """
 
 from defi_sql.errors import (
+    CommitOutcomeUnknown,
     ConcurrencyConflict,
     ConfigError,
     Conflict,
+    ConnectionLost,
     DatabaseUnavailable,
     DefiSqlError,
     EditedMigration,
     InvalidInput,
+    LeaseLost,
     MigrationError,
     MigrationFailed,
     MigrationLocked,
+    NotAllowed,
     NotFound,
     QueryError,
     Refused,
+    TransientConflict,
     UnknownMigration,
 )
 from defi_sql.migrations import MigrationState, Migrator
 from defi_sql.target import Target, resolve_target
 
 __all__ = [
+    "CommitOutcomeUnknown",
     "ConcurrencyConflict",
     "ConfigError",
     "Conflict",
+    "ConnectionLost",
     "DatabaseUnavailable",
     "DefiSqlError",
     "EditedMigration",
     "InvalidInput",
+    "LeaseLost",
     "MigrationError",
     "MigrationFailed",
     "MigrationLocked",
     "MigrationState",
     "Migrator",
+    "NotAllowed",
     "NotFound",
     "QueryError",
     "Refused",
     "Target",
+    "TransientConflict",
     "UnknownMigration",
     "resolve_target",
 ]

@@ -30,6 +30,7 @@ RENAMES = {
     "asynccontextmanager": "contextmanager",
     "aclosing": "closing",
     "AbstractAsyncContextManager": "AbstractContextManager",
+    "asyncio": "time",  # for asyncio.sleep -> time.sleep, the only use of asyncio in aio/
 }
 
 

@@ -86,6 +86,10 @@ def start(
     pgserver = _pgserver()
     try:
         server = pgserver.get_server(pgdata, cleanup_mode=None, postgres_version=version)
+        if not status(version, root=root).running:
+            # pgserver hands back its cached handle of a server this process started
+            # before, without looking: once that server stopped or died, start it again
+            server.start()
     except Exception as exc:  # pgserver raises bare RuntimeError/CalledProcessError
         raise DatabaseUnavailable(
             f"the embedded PostgreSQL {version} in {pgdata} failed to start ({exc}); "

@@ -8,6 +8,8 @@ callers that only know Python's own exceptions still catch it::
     DefiSqlError
      +-- ConfigError (ValueError)           bad settings: URL, env, sql/ tree
      +-- DatabaseUnavailable (ConnectionError)  server cannot be reached
+          +-- ConnectionLost                the connection broke; uncommitted work rolled back
+          +-- CommitOutcomeUnknown          it broke during COMMIT: committed or not, unknown
      +-- MigrationError                     migrations could not run
           +-- MigrationFailed               a migration's SQL failed (file, line)
           +-- UnknownMigration (LookupError)    an id that is not in sql/migrations
@@ -17,26 +19,34 @@ callers that only know Python's own exceptions still catch it::
      +-- QueryError                         a query function could not do its work
           +-- NotFound (LookupError)        the row asked for does not exist
           +-- InvalidInput (ValueError)     rejected before any write
+          +-- NotAllowed (PermissionError)  the database role may not do this
           +-- Conflict                      a constraint refused the write (its name)
                +-- ConcurrencyConflict      another writer got there first; retry
+                    +-- TransientConflict   the server gave up on it; rerun the whole unit
+                    +-- LeaseLost           an alert's lease passed to another worker
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CommitOutcomeUnknown",
     "ConcurrencyConflict",
     "ConfigError",
     "Conflict",
+    "ConnectionLost",
     "DatabaseUnavailable",
     "DefiSqlError",
     "EditedMigration",
     "InvalidInput",
+    "LeaseLost",
     "MigrationError",
     "MigrationFailed",
     "MigrationLocked",
+    "NotAllowed",
     "NotFound",
     "QueryError",
     "Refused",
+    "TransientConflict",
     "UnknownMigration",
 ]
 
@@ -51,6 +61,19 @@ class ConfigError(DefiSqlError, ValueError):
 
 class DatabaseUnavailable(DefiSqlError, ConnectionError):
     """The database server could not be reached or refused the connection."""
+
+
+class ConnectionLost(DatabaseUnavailable):
+    """The connection broke mid-work (server restart, ``pg_terminate_backend``, network).
+
+    The server rolls back whatever was not yet committed; run the work again on
+    a new connection (a pool replaces the broken one).
+    """
+
+
+class CommitOutcomeUnknown(DatabaseUnavailable):
+    """The connection broke while COMMIT was in flight: the transaction may or may not
+    have committed, so check before repeating it."""
 
 
 class MigrationError(DefiSqlError):
@@ -99,6 +122,10 @@ class InvalidInput(QueryError, ValueError):
     """An argument was rejected before anything was written."""
 
 
+class NotAllowed(QueryError, PermissionError):
+    """The database role may not do this (a privilege or row-level security refused it)."""
+
+
 class Conflict(QueryError):
     """A constraint of the database refused the write; ``constraint`` names it."""
 
@@ -109,3 +136,15 @@ class Conflict(QueryError):
 
 class ConcurrencyConflict(Conflict):
     """Another writer changed the same thing first (e.g. a stale expected version); retry."""
+
+
+class TransientConflict(ConcurrencyConflict):
+    """The server refused to go on (serialization failure 40001, deadlock 40P01, lock
+    not available 55P03) and rolled back the call's transaction, or its savepoint
+    inside the caller's transaction. Leave that transaction (it still holds its
+    earlier writes and locks until it ends) and run the whole unit of work again:
+    :func:`defi_sql.sync.run_transaction` does both."""
+
+
+class LeaseLost(ConcurrencyConflict):
+    """The alert's delivery lease ended and another worker claimed it; leave it to that worker."""

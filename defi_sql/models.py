@@ -181,6 +181,10 @@ class Alert(Row, kw_only=True, frozen=True):
     acknowledged_at: datetime | None
     status: AlertStatus
     created_at: datetime
+    attempts: int
+    claimed_until: datetime | None
+    claim_token: UUID | None
+    idempotency_key: UUID | None
 
 
 class AlertWithSignal(Row, kw_only=True, frozen=True):

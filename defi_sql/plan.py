@@ -116,6 +116,18 @@ def _strip_parens(expr: str) -> str:
     return expr
 
 
+def conjuncts(condition: str) -> list[str]:
+    """``((a = 1) AND ((b) OR (c)))`` -> ``['(a = 1)', '((b) OR (c))']``: the top-level ANDs."""
+    text = _strip_parens(condition.strip())
+    parts, start = [], 0
+    for i, _, depth in _scan(text):
+        if depth == 0 and text.startswith(" AND ", i):
+            parts.append(text[start:i].strip())
+            start = i + len(" AND ")
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
 def _strip_cast(expr: str) -> str:
     """``(x)::integer`` -> ``(x)``: a cast keeps NULL as NULL and a value as a value."""
     last = -1
@@ -288,12 +300,15 @@ class Plan:
         columns: set[str] = set()
         for key in ("Index Cond", "Recheck Cond", "Filter"):
             condition = node.get(key)
-            if not condition or " OR " in condition:
+            if not condition:
                 continue
-            for pattern in (_EQUALS, _EQUALS_REVERSED):
-                for qualifier, name in pattern.findall(condition):
-                    if not qualifier or _unquote(qualifier) == alias:
-                        columns.add(_unquote(name))
+            for part in conjuncts(condition):
+                if " OR " in part or "NOT " in part:  # an equality under either may not hold
+                    continue
+                for pattern in (_EQUALS, _EQUALS_REVERSED):
+                    for qualifier, name in pattern.findall(f"({part})"):
+                        if not qualifier or _unquote(qualifier) == alias:
+                            columns.add(_unquote(name))
         return frozenset(columns)
 
 

@@ -2,7 +2,11 @@
 
 The message says what was wrong in the caller's terms; the constraint name is
 kept on :class:`Conflict`. Constraint names come from the migrations, which
-name every constraint explicitly.
+name every constraint explicitly. Two kinds matter to a retry
+(:mod:`defi_sql.aio.retry`): :class:`TransientConflict`, after which the
+server has rolled the whole transaction back, and :class:`ConnectionLost`,
+after which the connection is gone (the server ended the session or the
+socket broke).
 """
 
 from __future__ import annotations
@@ -13,13 +17,21 @@ from psycopg import errors as pg
 from defi_sql.errors import (
     ConcurrencyConflict,
     Conflict,
+    ConnectionLost,
     DatabaseUnavailable,
     DefiSqlError,
     InvalidInput,
+    NotAllowed,
     NotFound,
+    TransientConflict,
 )
 
-__all__ = ["translate"]
+__all__ = ["connection_lost", "translate"]
+
+#: Errors after which the server has ended the session: admin_shutdown (also a
+#: server stop or restart), crash_shutdown, cannot_connect_now,
+#: idle_session_timeout, idle_in_transaction_session_timeout, transaction_timeout.
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03", "57P05", "25P03", "25P04"})
 
 #: Sentences for the constraints a caller can trip over.
 _MESSAGES = {
@@ -37,6 +49,19 @@ _MESSAGES = {
 }
 
 
+def connection_lost(exc: psycopg.Error) -> bool:
+    """Whether the connection is unusable after ``exc``: the server ended the session
+    (a FATAL error, class 08, a shutdown) or the client lost the socket (no SQLSTATE)."""
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError)
+    return (
+        state.startswith("08")
+        or state in _SESSION_ENDED
+        or exc.diag.severity_nonlocalized in ("FATAL", "PANIC")
+    )
+
+
 def translate(exc: psycopg.Error) -> DefiSqlError:
     """The defi-sql error for a driver error raised by a query."""
     diag = exc.diag
@@ -51,9 +76,24 @@ def translate(exc: psycopg.Error) -> DefiSqlError:
     if isinstance(exc, pg.ForeignKeyViolation):
         return NotFound(named)
     if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected | pg.LockNotAvailable):
-        return ConcurrencyConflict(f"{detail}; retry the operation", constraint=constraint)
+        return TransientConflict(f"{detail}; retry the operation", constraint=constraint)
+    if connection_lost(exc):
+        return ConnectionLost(
+            f"the database connection was lost ({detail}); what was not yet committed was "
+            "rolled back, so run it again on a new connection."
+        )
     if isinstance(exc, pg.IntegrityError | pg.DataError):
         return InvalidInput(named)
+    if isinstance(exc, pg.InsufficientPrivilege):
+        return NotAllowed(
+            f"the database role may not do this ({detail}); act only for the user of "
+            "acting_as, and leave what defi_app may not do to the owner or defi_worker."
+        )
+    if isinstance(exc, pg.FeatureNotSupported) and "row-level security" in detail:
+        return NotAllowed(
+            f"{detail}: ingest (COPY) is refused under row-level security; run it in a "
+            "session whose role is defi_worker (ALTER ROLE your_login SET role = 'defi_worker')."
+        )
     if isinstance(exc, psycopg.OperationalError):
         return DatabaseUnavailable(f"the database connection failed: {detail}")
     return DefiSqlError(f"the database refused the query: {detail}")

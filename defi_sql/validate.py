@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import get_args
 from uuid import UUID
@@ -25,6 +25,7 @@ __all__ = [
     "choice",
     "decimal",
     "document",
+    "duration",
     "natural",
     "new_position",
     "plainly_valid_position",
@@ -129,6 +130,15 @@ def natural(value: object, what: str, *, maximum: int = 2**63 - 1) -> int:
         raise InvalidInput(f"{what} must be 0 or more, not {value}.")
     if value > maximum:
         raise InvalidInput(f"{what} must be at most {maximum}, not {value}.")
+    return value
+
+
+def duration(value: object, what: str, *, maximum: timedelta) -> timedelta:
+    """A timedelta above zero and at most ``maximum``."""
+    if not isinstance(value, timedelta):
+        raise InvalidInput(f"{what} must be a datetime.timedelta, not {type(value).__name__}.")
+    if not timedelta(0) < value <= maximum:
+        raise InvalidInput(f"{what} must be above zero and at most {maximum}, not {value}.")
     return value
 
 

@@ -3,6 +3,20 @@
 --
 
 --
+-- Name: acting_user_id(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.acting_user_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT nullif(current_setting('defi.user_id', true), '')::uuid $$;
+
+--
+-- Name: FUNCTION acting_user_id(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.acting_user_id() IS 'The user this transaction acts for (the defi.user_id setting), or NULL when none is set.';
+
+--
 -- Name: archive_events(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -131,8 +145,14 @@ CREATE TABLE public.alerts (
     acknowledged_at timestamp with time zone,
     status text DEFAULT 'pending'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    claimed_until timestamp with time zone,
+    claim_token uuid,
+    idempotency_key uuid,
     CONSTRAINT alerts_acknowledged_has_acknowledged_at CHECK (((status <> 'acknowledged'::text) OR (acknowledged_at IS NOT NULL))),
+    CONSTRAINT alerts_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT alerts_channel_check CHECK ((channel = ANY (ARRAY['telegram'::text, 'email'::text, 'in_app'::text]))),
+    CONSTRAINT alerts_lease_check CHECK ((((claimed_until IS NULL) = (claim_token IS NULL)) AND ((claim_token IS NULL) OR (idempotency_key IS NOT NULL)))),
     CONSTRAINT alerts_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT alerts_sent_has_sent_at CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
     CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'acknowledged'::text]))),
@@ -200,10 +220,40 @@ COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When the user acknowledged t
 COMMENT ON COLUMN public.alerts.status IS '''pending'' = queued, not yet delivered; ''sent'' = delivered (sent_at set); ''failed'' = delivery failed; ''acknowledged'' = seen by the user (acknowledged_at set).';
 
 --
+-- Name: COLUMN alerts.attempts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.attempts IS 'How many times the alert has been claimed for delivery (0 = never).';
+
+--
+-- Name: COLUMN alerts.claimed_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.claimed_until IS 'End of the current or last delivery lease; a pending alert whose lease has ended may be claimed again. NULL if never claimed.';
+
+--
+-- Name: COLUMN alerts.claim_token; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.claim_token IS 'Token of the latest lease, new at each claim: only its holder may mark the alert sent or failed. NULL if never claimed.';
+
+--
+-- Name: COLUMN alerts.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.idempotency_key IS 'Set at the first claim and never changed: the sender passes it to the channel, which drops a second delivery with the same key. NULL if never claimed.';
+
+--
 -- Name: CONSTRAINT alerts_acknowledged_has_acknowledged_at ON alerts; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON CONSTRAINT alerts_acknowledged_has_acknowledged_at ON public.alerts IS 'An alert in status ''acknowledged'' must record when it was acknowledged.';
+
+--
+-- Name: CONSTRAINT alerts_lease_check ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT alerts_lease_check ON public.alerts IS 'A lease has both an end and a token, and a leased alert has an idempotency key.';
 
 --
 -- Name: CONSTRAINT alerts_sent_has_sent_at ON alerts; Type: COMMENT; Schema: public; Owner: -
@@ -1005,6 +1055,133 @@ ALTER TABLE ONLY public.intents
 
 ALTER TABLE ONLY public.positions
     ADD CONSTRAINT positions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: alerts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alerts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alerts alerts_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY alerts_acting_user ON public.alerts TO defi_app USING ((user_id = public.acting_user_id())) WITH CHECK ((user_id = public.acting_user_id()));
+
+--
+-- Name: POLICY alerts_acting_user ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY alerts_acting_user ON public.alerts IS 'defi_app sees and writes only the alerts of the user it acts for.';
+
+--
+-- Name: intents; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.intents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: intents intents_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY intents_acting_user ON public.intents TO defi_app USING ((user_id = public.acting_user_id())) WITH CHECK ((user_id = public.acting_user_id()));
+
+--
+-- Name: POLICY intents_acting_user ON intents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY intents_acting_user ON public.intents IS 'defi_app sees and writes only the intents of the user it acts for.';
+
+--
+-- Name: positions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.positions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: positions positions_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY positions_acting_user ON public.positions TO defi_app USING ((user_id = public.acting_user_id())) WITH CHECK ((user_id = public.acting_user_id()));
+
+--
+-- Name: POLICY positions_acting_user ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY positions_acting_user ON public.positions IS 'defi_app sees and writes only the positions of the user it acts for.';
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users users_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY users_acting_user ON public.users TO defi_app USING ((id = public.acting_user_id())) WITH CHECK ((id = public.acting_user_id()));
+
+--
+-- Name: POLICY users_acting_user ON users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY users_acting_user ON public.users IS 'defi_app sees and writes only the user row of the user it acts for.';
+
+--
+-- Name: FUNCTION archive_events(cutoff timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.archive_events(cutoff timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alerts TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.alerts TO defi_worker;
+
+--
+-- Name: TABLE event_store; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.event_store TO defi_app;
+GRANT SELECT,INSERT ON TABLE public.event_store TO defi_worker;
+
+--
+-- Name: TABLE event_store_archive; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.event_store_archive TO defi_app;
+GRANT SELECT ON TABLE public.event_store_archive TO defi_worker;
+
+--
+-- Name: TABLE intents; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_worker;
+
+--
+-- Name: TABLE positions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
+
+--
+-- Name: TABLE signals; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.signals TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.signals TO defi_worker;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.users TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.users TO defi_worker;
 
 --
 -- PostgreSQL database dump complete

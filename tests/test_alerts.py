@@ -16,16 +16,12 @@ import pytest
 
 import defi_sql.aio
 import defi_sql.sync
-from defi_sql.errors import InvalidInput, NotFound
+from defi_sql.errors import InvalidInput, LeaseLost, NotFound
 from defi_sql.models import Alert, AlertWithSignal, Signal, UserPreferences
 
 from .conftest import Api
 
 UNKNOWN = UUID(int=1)
-NO_TRANSACTION = (
-    "claim needs an open transaction (use `with db.transaction(conn):`), "
-    "otherwise the alerts are unlocked as soon as they are read."
-)
 
 
 @contextmanager
@@ -415,50 +411,77 @@ def queue(api: Api, db: psycopg.Connection[Any]) -> list[Alert]:
     return [new_alert(api, db, (user_id, other_id)[m % 2], m) for m in (60, 50, 40, 30, 20, 10)]
 
 
-def test_claim_outside_a_transaction_is_refused(
-    api: Api, db: psycopg.Connection[Any], queue: list[Alert]
-) -> None:
-    before = snapshot(db)
-    with pytest.raises(InvalidInput) as caught:
-        api.alerts.claim(limit=2)
-    assert str(caught.value) == NO_TRANSACTION
-    with pytest.raises(InvalidInput) as caught:
-        api.alerts.claim()
-    assert str(caught.value) == NO_TRANSACTION
-    assert snapshot(db) == before
+def ids(alerts: list[Alert]) -> list[UUID]:
+    return [alert.id for alert in alerts]
 
 
-def test_claim_oldest_pending_first_up_to_limit(
+def test_claim_leases_the_oldest_pending_first_up_to_limit(
     api: Api, db: psycopg.Connection[Any], queue: list[Alert]
 ) -> None:
-    with transaction(api):
-        claimed = api.alerts.claim(limit=4)
-        assert claimed == queue[:4]
-        sent = [api.alerts.mark_sent(alert.id) for alert in claimed]
+    before = datetime.now(UTC)
+    claimed = api.alerts.claim(limit=4)  # autocommit: the lease is committed at once
+    after = datetime.now(UTC)
+    assert ids(claimed) == ids(queue[:4])
+    for alert, queued in zip(claimed, queue, strict=False):
+        assert alert.claimed_until is not None
+        assert alert.claim_token is not None
+        assert alert.idempotency_key is not None
+        assert before + timedelta(seconds=59) <= alert.claimed_until
+        assert alert.claimed_until <= after + timedelta(seconds=61)
+        assert alert == msgspec.structs.replace(
+            queued,
+            attempts=1,
+            claimed_until=alert.claimed_until,
+            claim_token=alert.claim_token,
+            idempotency_key=alert.idempotency_key,
+        )
+        assert api.alerts.get(alert.id) == alert
+    assert len({a.claim_token for a in claimed} | {a.idempotency_key for a in claimed}) == 8
+    assert ids(api.alerts.claim()) == ids(queue[4:])  # leased alerts are not offered again
+    assert api.alerts.claim() == []
+    sent = [api.alerts.mark_sent(a.id, claim_token=a.claim_token) for a in claimed]
     assert [alert.status for alert in sent] == ["sent"] * 4
-    assert {a.id for a in queue if statuses(db)[a.id] == "pending"} == {queue[4].id, queue[5].id}
-    with transaction(api):
-        assert api.alerts.claim() == queue[4:]
+    assert {a.id for a in queue if statuses(db)[a.id] == "pending"} == set(ids(queue[4:]))
 
 
 @pytest.mark.parametrize(
-    ("limit", "message"),
+    ("kwargs", "message"),
     [
-        pytest.param(0, "limit must be between 1 and 2147483647, not 0.", id="zero"),
-        pytest.param(-3, "limit must be between 1 and 2147483647, not -3.", id="negative"),
-        pytest.param(1.5, "limit must be an integer, not float.", id="float"),
+        pytest.param({"limit": 0}, "limit must be between 1 and 2147483647, not 0.", id="zero"),
+        pytest.param(
+            {"limit": -3}, "limit must be between 1 and 2147483647, not -3.", id="negative"
+        ),
+        pytest.param({"limit": 1.5}, "limit must be an integer, not float.", id="float"),
+        pytest.param(
+            {"lease": timedelta(0)},
+            "lease must be above zero and at most 1:00:00, not 0:00:00.",
+            id="no-lease",
+        ),
+        pytest.param(
+            {"lease": timedelta(seconds=-1)},
+            "lease must be above zero and at most 1:00:00, not -1 day, 23:59:59.",
+            id="negative-lease",
+        ),
+        pytest.param(
+            {"lease": timedelta(hours=2)},
+            "lease must be above zero and at most 1:00:00, not 2:00:00.",
+            id="long-lease",
+        ),
+        pytest.param(
+            {"lease": 60}, "lease must be a datetime.timedelta, not int.", id="seconds-as-int"
+        ),
     ],
 )
-def test_claim_bad_limit(
-    api: Api, db: psycopg.Connection[Any], queue: list[Alert], limit: object, message: str
+def test_claim_bad_arguments(
+    api: Api, db: psycopg.Connection[Any], queue: list[Alert], kwargs: Any, message: str
 ) -> None:
     before = snapshot(db)
     with transaction(api):
         with pytest.raises(InvalidInput) as caught:
-            api.alerts.claim(limit=limit)
+            api.alerts.claim(**kwargs)
         assert str(caught.value) == message
-        assert api.alerts.claim(limit=1) == queue[:1]  # the transaction is still usable
-    assert snapshot(db) == before
+        assert snapshot(db) == before
+        assert ids(api.alerts.claim(limit=1)) == ids(queue[:1])  # the transaction is still usable
 
 
 def test_an_unfinished_claim_is_rolled_back(
@@ -467,21 +490,17 @@ def test_an_unfinished_claim_is_rolled_back(
     before = snapshot(db)
     with pytest.raises(RuntimeError, match=r"^worker crashed$"), transaction(api):
         [first] = api.alerts.claim(limit=1)
-        api.alerts.mark_sent(first.id)
+        api.alerts.mark_sent(first.id, claim_token=first.claim_token)
         raise RuntimeError("worker crashed")
     assert snapshot(db) == before
-    with transaction(api):
-        assert api.alerts.claim(limit=1) == queue[:1]  # claimable again
+    assert ids(api.alerts.claim(limit=1)) == ids(queue[:1])  # claimable again, at once
 
 
 def claim_elsewhere(db_url: str, limit: int) -> Callable[[], list[Alert]]:
     """A second worker on its own connection; it gives up instead of waiting for a lock."""
 
     def claim() -> list[Alert]:
-        with (
-            psycopg.connect(db_url, options="-c lock_timeout=5s") as other,
-            defi_sql.sync.transaction(other),
-        ):
+        with psycopg.connect(db_url, autocommit=True, options="-c lock_timeout=5s") as other:
             return defi_sql.sync.alerts.claim(other, limit=limit)
 
     return claim
@@ -501,13 +520,118 @@ def test_two_claimers_never_share_an_alert(
 ) -> None:
     with transaction(api):
         claimed_here = api.alerts.claim(limit=mine)
-        claimed_there = claim_elsewhere(db_url, theirs)()  # while this one holds its locks
-    ids_here, ids_there = [a.id for a in claimed_here], [a.id for a in claimed_there]
-    assert not set(ids_here) & set(ids_there)
-    assert ids_here == [a.id for a in queue[:mine]]
-    assert ids_there == [a.id for a in queue[mine : mine + theirs]]
+        claimed_there = claim_elsewhere(db_url, theirs)()  # while this claim is uncommitted
+    assert ids(claimed_here) == ids(queue[:mine])
+    assert ids(claimed_there) == ids(queue[mine : mine + theirs])
     if mine + theirs >= len(queue):
-        assert sorted(ids_here + ids_there) == sorted(a.id for a in queue)
+        assert sorted(ids(claimed_here) + ids(claimed_there)) == sorted(ids(queue))
+    # and once both are committed, neither lease is offered to a third claimer
+    assert ids(claim_elsewhere(db_url, 100)()) == ids(queue[mine + theirs :])
+
+
+def expire(db: psycopg.Connection[Any], alert_ids: list[UUID]) -> None:
+    """Move the leases' end into the past, as if their worker had died long ago."""
+    db.execute(
+        "UPDATE alerts SET claimed_until = now() - interval '1 second' WHERE id = ANY(%s)",
+        (alert_ids,),
+    )
+
+
+def test_an_ended_lease_is_claimed_again_and_the_first_token_loses(
+    api: Api, db: psycopg.Connection[Any], queue: list[Alert]
+) -> None:
+    [first] = api.alerts.claim(limit=1)
+    assert api.alerts.claim(limit=1)[0].id == queue[1].id  # still leased: skipped
+    expire(db, [first.id])
+    [again] = api.alerts.claim(limit=1)
+    assert again.id == first.id
+    assert again.attempts == 2
+    assert again.claim_token != first.claim_token
+    assert again.idempotency_key == first.idempotency_key  # the channel sees the same message
+    before = snapshot(db)
+    with pytest.raises(LeaseLost) as caught:
+        api.alerts.mark_sent(first.id, claim_token=first.claim_token)
+    assert str(caught.value) == (
+        f"alert {first.id} was claimed again by another worker after this lease ended; "
+        "leave its delivery to that worker."
+    )
+    with pytest.raises(LeaseLost):
+        api.alerts.mark_failed(first.id, "timeout", claim_token=first.claim_token)
+    assert snapshot(db) == before
+    sent = api.alerts.mark_sent(again.id, claim_token=again.claim_token)
+    assert sent.status == "sent"
+    # repeating it (a retry after a lost reply) returns the same alert, changes nothing
+    assert api.alerts.mark_sent(again.id, claim_token=again.claim_token) == sent
+    with pytest.raises(LeaseLost):  # the first worker, late: still not its alert
+        api.alerts.mark_sent(first.id, claim_token=first.claim_token)
+    assert api.alerts.get(first.id) == sent
+
+
+@pytest.mark.parametrize("action", ["mark_sent", "mark_failed"])
+def test_marking_without_the_token_while_leased_is_refused(
+    api: Api, db: psycopg.Connection[Any], queue: list[Alert], action: str
+) -> None:
+    [leased] = api.alerts.claim(limit=1)
+    before = snapshot(db)
+    args = (leased.id, "bounced") if action == "mark_failed" else (leased.id,)
+    with pytest.raises(LeaseLost) as caught:
+        getattr(api.alerts, action)(*args)
+    assert str(caught.value) == (
+        f"alert {leased.id} is leased to a worker until {leased.claimed_until}; "
+        "pass the claim_token that claim returned."
+    )
+    assert snapshot(db) == before
+    expire(db, [leased.id])  # once the lease has ended, anyone may
+    assert getattr(api.alerts, action)(*args).status == action.removeprefix("mark_")
+
+
+def test_mark_sent_many(api: Api, db: psycopg.Connection[Any], queue: list[Alert]) -> None:
+    claimed = api.alerts.claim(limit=5)
+    expire(db, [claimed[1].id])
+    [taken_over] = api.alerts.claim(limit=1)  # another worker now owns claimed[1]
+    assert taken_over.id == claimed[1].id
+    api.alerts.mark_sent(claimed[2].id, claim_token=claimed[2].claim_token)
+    sent = api.alerts.mark_sent_many(claimed)
+    assert ids(sent) and sorted(ids(sent)) == sorted(ids([claimed[0], *claimed[3:]]))
+    assert all(alert.status == "sent" and alert.sent_at is not None for alert in sent)
+    assert statuses(db)[claimed[1].id] == "pending"
+    assert api.alerts.get(claimed[1].id) == taken_over
+    assert {a.id: statuses(db)[a.id] for a in queue[5:]} == {queue[5].id: "pending"}
+    assert api.alerts.mark_sent_many([]) == []
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        pytest.param(
+            "not alerts",
+            "mark_sent_many takes the alerts claim returned, each with its claim_token; "
+            "got str without one.",
+            id="string",
+        ),
+        pytest.param(
+            None,
+            "alerts must be a sequence of Alert, not NoneType; pass the list that claim returned.",
+            id="none",
+        ),
+        pytest.param(
+            [UNKNOWN],
+            "mark_sent_many takes the alerts claim returned, each with its claim_token; "
+            "got UUID without one.",
+            id="ids",
+        ),
+    ],
+)
+def test_mark_sent_many_bad_input(
+    api: Api, db: psycopg.Connection[Any], queue: list[Alert], alerts: Any, message: str
+) -> None:
+    before = snapshot(db)
+    with pytest.raises(InvalidInput) as caught:
+        api.alerts.mark_sent_many(alerts)
+    assert str(caught.value) == message
+    with pytest.raises(InvalidInput, match="each with its claim_token; got Alert without one"):
+        api.alerts.mark_sent_many(queue)  # never claimed: no token
+    assert snapshot(db) == before
 
 
 def test_two_open_claimers_then_a_third_after_both(
@@ -521,17 +645,18 @@ def test_two_open_claimers_then_a_third_after_both(
         with transaction(api):
             mine = api.alerts.claim(limit=100)
             for alert in mine:
-                api.alerts.mark_sent(alert.id)
+                api.alerts.mark_sent(alert.id, claim_token=alert.claim_token)
         for alert in theirs:
-            defi_sql.sync.alerts.mark_failed(other, alert.id, "timeout")
-    assert theirs == queue[:2]
-    assert mine == queue[2:]
+            defi_sql.sync.alerts.mark_failed(
+                other, alert.id, "timeout", claim_token=alert.claim_token
+            )
+    assert ids(theirs) == ids(queue[:2])
+    assert ids(mine) == ids(queue[2:])
     assert {a.id: statuses(db)[a.id] for a in queue} == {
         **{a.id: "failed" for a in queue[:2]},
         **{a.id: "sent" for a in queue[2:]},
     }
-    with transaction(api):
-        assert api.alerts.claim() == []
+    assert api.alerts.claim() == []
 
 
 # -- transitions -------------------------------------------------------------------

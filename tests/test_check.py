@@ -13,7 +13,7 @@ import pytest
 from defi_sql.check import run_check
 from defi_sql.migrations import Migrator
 from defi_sql.paths import sql_root
-from defi_sql.plan import split_arguments
+from defi_sql.plan import conjuncts, split_arguments
 from defi_sql.statements import load_statements
 
 from .conftest import FIXTURES, REPO, Server, cli
@@ -200,6 +200,22 @@ def test_drift_compares_a_database_behind_with_its_own_level(server: Server, db_
 )
 def test_split_arguments(text: str, parts: list[str]) -> None:
     assert split_arguments(text) == parts
+
+
+@pytest.mark.parametrize(
+    ("condition", "parts"),
+    [
+        ("(id = $1)", ["id = $1"]),
+        (
+            "((id = $1) AND (status = 'pending'::text) AND ((claim_token = $2) OR ($2 IS NULL)))",
+            ["(id = $1)", "(status = 'pending'::text)", "((claim_token = $2) OR ($2 IS NULL))"],
+        ),
+        ("((a = ' AND ') AND (b = 2))", ["(a = ' AND ')", "(b = 2)"]),
+    ],
+)
+def test_conjuncts(condition: str, parts: list[str]) -> None:
+    """Only top-level ANDs split: an equality under an OR holds for no row in particular."""
+    assert conjuncts(condition) == parts
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -87,3 +87,15 @@ def test_restart_applies_a_setting_that_needs_it(data_dir: Path) -> None:
         assert conn.execute("SHOW shared_buffers").fetchone() == ("160MB",)
     assert embedded.stop(18, root=data_dir)
     assert not embedded.restart(18, root=data_dir)  # nothing running, nothing to restart
+
+
+def test_start_again_in_the_same_process_after_a_stop(data_dir: Path) -> None:
+    """pgserver caches the handle of a server this process started; ``start`` must not
+    trust it once that server has stopped (or been killed)."""
+    url = embedded.start(18, root=data_dir)
+    assert embedded.stop(18, root=data_dir)
+    assert not embedded.status(18, root=data_dir).running
+    assert embedded.start(18, root=data_dir) == url
+    assert embedded.status(18, root=data_dir).running
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

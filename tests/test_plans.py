@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -106,7 +107,7 @@ CASES = [
     ),
     Case(
         "claim_pending_alerts",
-        lambda d: {"max_rows": 100},
+        lambda d: {"max_rows": 100, "lease": timedelta(minutes=1)},
         frozenset({"alerts_status_created_at_idx"}),
     ),
     Case(

@@ -2,10 +2,25 @@
 
 Every function takes a psycopg ``AsyncConnection`` (or one from an
 ``AsyncConnectionPool``) and has a sync twin of the same name and types in
-``defi_sql.sync``.
+``defi_sql.sync``. ``open_pool`` makes a pool that recovers from broken
+connections on its own, ``run_transaction`` runs a unit of work in one
+transaction and again when that is safe (see :mod:`defi_sql.aio.retry`).
 """
 
 from defi_sql.aio import alerts, events, intents, positions, signals, users
-from defi_sql.aio._execute import transaction
+from defi_sql.aio._execute import acting_as, transaction
+from defi_sql.aio.pool import open_pool
+from defi_sql.aio.retry import run_transaction
 
-__all__ = ["alerts", "events", "intents", "positions", "signals", "transaction", "users"]
+__all__ = [
+    "acting_as",
+    "alerts",
+    "events",
+    "intents",
+    "open_pool",
+    "positions",
+    "run_transaction",
+    "signals",
+    "transaction",
+    "users",
+]

@@ -13,23 +13,28 @@ import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
+from defi_sql.errors import InvalidInput
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
 __all__ = [
+    "acting_as",
     "execute",
     "fetch_all",
     "fetch_one",
     "fetch_value",
     "stream",
     "transaction",
+    "write_all",
     "write_one",
 ]
 
@@ -50,6 +55,26 @@ async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
             yield
     except psycopg.Error as exc:
         raise translate(exc) from None
+
+
+@asynccontextmanager
+async def acting_as(conn: AsyncConnection[Any], user_id: UUID) -> AsyncIterator[None]:
+    """One transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
+
+    Row-level security (migration 0015) limits ``defi_app`` to that user's rows
+    of users, positions, alerts and intents. The setting is local to this
+    transaction, so a pooled connection never carries it to its next borrower;
+    that is also why it must not be nested in another transaction.
+    """
+    user = validate.uuid(user_id, "user_id")
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput(
+            "acting_as opens its own transaction: call it outside any transaction, "
+            "and do the user's work inside it."
+        )
+    async with transaction(conn):
+        await fetch_value(conn, "act_for_user", {"user_id": user})
+        yield
 
 
 async def fetch_one(
@@ -74,6 +99,17 @@ async def write_one(
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
             return await cur.fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+async def write_all(conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
+    """Run the writing query ``name`` (``RETURNING``); every row as ``cls``."""
+    try:
+        async with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
+            use_raw_json(cur.adapters)
+            await cur.execute(statement(name).sql, params)
+            return await cur.fetchall()
     except psycopg.Error as exc:
         raise translate(exc) from None
 

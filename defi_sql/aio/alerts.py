@@ -1,18 +1,31 @@
-"""Alerts: queue, fan a signal out, claim for delivery, mark sent/failed, acknowledge."""
+"""Alerts: queue, fan a signal out, lease for delivery, mark sent/failed, acknowledge.
+
+Delivery by many workers::
+
+    for alert in db.alerts.claim(conn, limit=100):        # leases, commits at once
+        channel.send(alert.message, idempotency_key=alert.idempotency_key)
+        db.alerts.mark_sent(conn, alert.id, claim_token=alert.claim_token)
+
+A worker that dies between the two leaves its alerts leased until
+``claimed_until``; another worker then claims them again (new token, same
+idempotency key, so a channel that honours the key does not deliver twice), and
+the dead worker's token no longer marks anything (:class:`LeaseLost`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, get_args
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.aio._execute import execute, fetch_all, fetch_one, write_one
-from defi_sql.errors import InvalidInput, NotFound
-from defi_sql.models import Alert, AlertChannel, AlertWithSignal, Signal
+from defi_sql.aio._execute import execute, fetch_all, fetch_one, write_all, write_one
+from defi_sql.errors import InvalidInput, LeaseLost, NotFound
+from defi_sql.models import Alert, AlertChannel, AlertStatus, AlertWithSignal, Signal
 from defi_sql.rows import encode_json
 
 __all__ = [
@@ -23,8 +36,14 @@ __all__ = [
     "get",
     "mark_failed",
     "mark_sent",
+    "mark_sent_many",
     "pending_for_user",
 ]
+
+#: How long a claim keeps an alert from other workers unless :func:`claim` is told otherwise.
+DEFAULT_LEASE = timedelta(minutes=1)
+#: The longest lease :func:`claim` grants: a dead worker's alerts wait at most this long.
+MAX_LEASE = timedelta(hours=1)
 
 
 async def create(
@@ -88,56 +107,137 @@ async def fan_out(conn: AsyncConnection[Any], signal_id: UUID) -> int:
     )
 
 
-async def claim(conn: AsyncConnection[Any], *, limit: int = 100) -> list[Alert]:
-    """Lock up to ``limit`` pending alerts, oldest first, for delivery by this worker.
+async def claim(
+    conn: AsyncConnection[Any], *, limit: int = 100, lease: timedelta = DEFAULT_LEASE
+) -> list[Alert]:
+    """Lease up to ``limit`` pending alerts, oldest first, for delivery by this worker.
 
-    Must run inside a transaction (``db.transaction(conn)``): the alerts stay
-    locked, invisible to other workers' claims (``FOR UPDATE SKIP LOCKED``),
-    until it ends. Mark each one sent or failed before it does.
+    Each alert comes back with a new ``claim_token``, ``claimed_until`` (now +
+    ``lease``) and its ``idempotency_key``. No other claim returns it until the
+    lease ends, whether or not this worker is still alive; after that it may be
+    claimed again, with a new token. Deliver it passing ``idempotency_key`` to
+    the channel, then :func:`mark_sent` (or :func:`mark_sent_many`) with the
+    token, before the lease ends. The lease commits at once (on an autocommit
+    connection) or with the caller's transaction.
     """
-    if conn.info.transaction_status != TransactionStatus.INTRANS:
-        raise InvalidInput(
-            "claim needs an open transaction (use `with db.transaction(conn):`), "
-            "otherwise the alerts are unlocked as soon as they are read."
-        )
-    params = {"max_rows": validate.positive_int(limit, "limit")}
-    return await fetch_all(conn, "claim_pending_alerts", params, Alert)
+    params = {
+        "max_rows": validate.positive_int(limit, "limit"),
+        "lease": validate.duration(lease, "lease", maximum=MAX_LEASE),
+    }
+    return await write_all(conn, "claim_pending_alerts", params, Alert)
 
 
 async def _transition(
-    conn: AsyncConnection[Any], name: str, params: dict[str, Any], rule: str
+    conn: AsyncConnection[Any],
+    name: str,
+    params: dict[str, Any],
+    *,
+    to: AlertStatus,
+    leased_from: tuple[AlertStatus, ...] = (),
+    rule: str,
 ) -> Alert:
     alert = await write_one(conn, name, params, Alert)
-    if alert is None:
-        current = await get(conn, params["alert_id"])
-        raise InvalidInput(f"alert {current.id} is {current.status}: {rule}.")
-    return alert
+    if alert is not None:
+        return alert
+    current = await get(conn, params["alert_id"])
+    token = params["claim_token"]
+    if current.status == to and token is not None and current.claim_token == token:
+        return current  # the same holder repeating itself: already done
+    if token is not None and current.claim_token != token:
+        raise LeaseLost(
+            f"alert {current.id} was claimed again by another worker after this lease "
+            "ended; leave its delivery to that worker."
+        )
+    # a tokenless call refused in a status it may leave: the lease was still live
+    if token is None and current.claimed_until is not None and current.status in leased_from:
+        raise LeaseLost(
+            f"alert {current.id} is leased to a worker until {current.claimed_until}; "
+            "pass the claim_token that claim returned."
+        )
+    raise InvalidInput(f"alert {current.id} is {current.status}: {rule}.")
 
 
-async def mark_sent(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
-    """A pending (or previously failed) alert was delivered."""
+def _token(claim_token: UUID | None) -> UUID | None:
+    return None if claim_token is None else validate.uuid(claim_token, "claim_token")
+
+
+async def mark_sent(
+    conn: AsyncConnection[Any], alert_id: UUID, *, claim_token: UUID | None = None
+) -> Alert:
+    """A pending (or previously failed) alert was delivered.
+
+    With the ``claim_token`` of its latest lease, or without one while no live
+    lease is held on it; otherwise :class:`LeaseLost`. Repeating a successful
+    call with the same token returns the alert again, so it is safe to retry.
+    """
+    params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": _token(claim_token)}
     return await _transition(
         conn,
         "mark_alert_sent",
-        {"alert_id": validate.uuid(alert_id, "alert_id")},
-        "only pending or failed alerts can be sent",
+        params,
+        to="sent",
+        leased_from=("pending", "failed"),
+        rule="only pending or failed alerts can be sent",
     )
 
 
-async def mark_failed(conn: AsyncConnection[Any], alert_id: UUID, reason: str) -> Alert:
-    """A pending alert could not be delivered; ``metadata['failureReason']`` keeps why."""
+async def mark_sent_many(conn: AsyncConnection[Any], alerts: Sequence[Alert]) -> list[Alert]:
+    """Mark every alert (as :func:`claim` returned them) sent, in one statement.
+
+    Returns the alerts now sent; one whose lease passed to another worker, or
+    that is no longer pending or failed, is left out, unchanged.
+    """
+    if isinstance(alerts, Alert) or not isinstance(alerts, Sequence):
+        raise InvalidInput(
+            f"alerts must be a sequence of Alert, not {type(alerts).__name__}; "
+            "pass the list that claim returned."
+        )
+    ids: list[UUID] = []
+    tokens: list[UUID] = []
+    for alert in alerts:
+        if not isinstance(alert, Alert) or alert.claim_token is None:
+            raise InvalidInput(
+                "mark_sent_many takes the alerts claim returned, each with its claim_token; "
+                f"got {type(alert).__name__} without one."
+            )
+        ids.append(alert.id)
+        tokens.append(alert.claim_token)
+    if not ids:
+        return []
+    return await write_all(
+        conn, "mark_alerts_sent", {"alert_ids": ids, "claim_tokens": tokens}, Alert
+    )
+
+
+async def mark_failed(
+    conn: AsyncConnection[Any], alert_id: UUID, reason: str, *, claim_token: UUID | None = None
+) -> Alert:
+    """A pending alert could not be delivered; ``metadata['failureReason']`` keeps why.
+
+    The same lease rule as :func:`mark_sent`.
+    """
     params = {
         "alert_id": validate.uuid(alert_id, "alert_id"),
         "reason": validate.text(reason, "reason", max_length=2000),
+        "claim_token": _token(claim_token),
     }
-    return await _transition(conn, "mark_alert_failed", params, "only pending alerts can fail")
+    return await _transition(
+        conn,
+        "mark_alert_failed",
+        params,
+        to="failed",
+        leased_from=("pending",),
+        rule="only pending alerts can fail",
+    )
 
 
 async def acknowledge(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     """The user saw a sent alert."""
+    params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
     return await _transition(
         conn,
         "acknowledge_alert",
-        {"alert_id": validate.uuid(alert_id, "alert_id")},
-        "only sent alerts can be acknowledged",
+        params,
+        to="acknowledged",
+        rule="only sent alerts can be acknowledged",
     )

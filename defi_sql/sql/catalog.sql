@@ -9,7 +9,14 @@
 WITH ns AS (
     SELECT current_schema()::regnamespace::oid AS oid
 ), rel AS (
-    SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl
+    SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+           -- the grants to roles other than the owner (whoever that is here), with
+           -- a never-granted (NULL) ACL and one granted then revoked alike
+           (SELECT string_agg(g.acl_item, ',' ORDER BY g.acl_item)
+              FROM (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END
+                           || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END
+                      FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+                     WHERE a.grantee <> c.relowner) AS g (acl_item)) AS relacl
       FROM pg_class AS c, ns
      WHERE c.relnamespace = ns.oid
        AND NOT starts_with(c.relname, '_yoyo_')
@@ -69,14 +76,24 @@ WITH ns AS (
       JOIN pg_trigger AS t ON t.tgrelid = r.oid AND NOT t.tgisinternal
     UNION ALL
     SELECT 'policy', r.relname || '.' || p.polname,
-           concat_ws(' ', p.polcmd, p.polpermissive, p.polroles::text,
+           concat_ws(' ', p.polcmd, p.polpermissive,
+                     (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE x::regrole::text END,
+                                        ',' ORDER BY x::regrole::text)
+                        FROM unnest(p.polroles) AS x),
                      'using=' || pg_get_expr(p.polqual, p.polrelid),
                      'check=' || pg_get_expr(p.polwithcheck, p.polrelid))
       FROM rel AS r
       JOIN pg_policy AS p ON p.polrelid = r.oid
     UNION ALL
     SELECT 'function', p.oid::regprocedure::text,
-           concat_ws(' ', pg_get_functiondef(p.oid), 'acl=' || p.proacl::text,
+           concat_ws(' ', pg_get_functiondef(p.oid),
+                     'acl=' || (SELECT string_agg(g.acl_item, ',' ORDER BY g.acl_item)
+                                  FROM (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                                    ELSE a.grantee::regrole::text END
+                                               || ':' || a.privilege_type
+                                          FROM aclexplode(coalesce(p.proacl,
+                                                                   acldefault('f', p.proowner))) AS a
+                                         WHERE a.grantee <> p.proowner) AS g (acl_item)),
                      'comment=' || obj_description(p.oid, 'pg_proc'))
       FROM pg_proc AS p, ns
      WHERE p.pronamespace = ns.oid AND p.prokind IN ('f', 'p')

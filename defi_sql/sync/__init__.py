@@ -2,12 +2,27 @@
 
 Every function takes a psycopg ``AsyncConnection`` (or one from an
 ``AsyncConnectionPool``) and has a sync twin of the same name and types in
-``defi_sql.sync``.
+``defi_sql.sync``. ``open_pool`` makes a pool that recovers from broken
+connections on its own, ``run_transaction`` runs a unit of work in one
+transaction and again when that is safe (see :mod:`defi_sql.sync.retry`).
 
 Generated from defi_sql/aio/__init__.py by defi_sql/_async_to_sync.py: do not edit.
 """
 
 from defi_sql.sync import alerts, events, intents, positions, signals, users
-from defi_sql.sync._execute import transaction
+from defi_sql.sync._execute import acting_as, transaction
+from defi_sql.sync.pool import open_pool
+from defi_sql.sync.retry import run_transaction
 
-__all__ = ["alerts", "events", "intents", "positions", "signals", "transaction", "users"]
+__all__ = [
+    "acting_as",
+    "alerts",
+    "events",
+    "intents",
+    "open_pool",
+    "positions",
+    "run_transaction",
+    "signals",
+    "transaction",
+    "users",
+]

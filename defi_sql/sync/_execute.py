@@ -15,17 +15,30 @@ import itertools
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from uuid import UUID
 
 import msgspec
 import psycopg
 from psycopg import Connection
+from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
+from defi_sql.errors import InvalidInput
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
-__all__ = ["execute", "fetch_all", "fetch_one", "fetch_value", "stream", "transaction", "write_one"]
+__all__ = [
+    "acting_as",
+    "execute",
+    "fetch_all",
+    "fetch_one",
+    "fetch_value",
+    "stream",
+    "transaction",
+    "write_all",
+    "write_one",
+]
 T = TypeVar("T", bound=msgspec.Struct)
 _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
@@ -43,6 +56,25 @@ def transaction(conn: Connection[Any]) -> Iterator[None]:
             yield
     except psycopg.Error as exc:
         raise translate(exc) from None
+
+
+@contextmanager
+def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
+    """One transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
+
+    Row-level security (migration 0015) limits ``defi_app`` to that user's rows
+    of users, positions, alerts and intents. The setting is local to this
+    transaction, so a pooled connection never carries it to its next borrower;
+    that is also why it must not be nested in another transaction.
+    """
+    user = validate.uuid(user_id, "user_id")
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise InvalidInput(
+            "acting_as opens its own transaction: call it outside any transaction, and do the user's work inside it."
+        )
+    with transaction(conn):
+        fetch_value(conn, "act_for_user", {"user_id": user})
+        yield
 
 
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
@@ -63,6 +95,17 @@ def write_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) ->
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
             return cur.fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+def write_all(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
+    """Run the writing query ``name`` (``RETURNING``); every row as ``cls``."""
+    try:
+        with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
+            use_raw_json(cur.adapters)
+            cur.execute(statement(name).sql, params)
+            return cur.fetchall()
     except psycopg.Error as exc:
         raise translate(exc) from None
 

@@ -6,13 +6,15 @@
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 VALUES (:user_id, :signal_id, :type, :channel, :message, :metadata)
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
-          acknowledged_at, status, created_at;
+          acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+          idempotency_key;
 
 -- name: get_alert(alert_id)^
 -- One alert by id.
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
-       acknowledged_at, status, created_at
+       acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+       idempotency_key
   FROM alerts
  WHERE id = :alert_id;
 
@@ -20,7 +22,8 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- A user's pending alerts, newest first (alerts_user_id_status_created_at_idx).
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
-       acknowledged_at, status, created_at
+       acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+       idempotency_key
   FROM alerts
  WHERE user_id = :user_id
    AND status = 'pending'
@@ -53,38 +56,86 @@ SELECT u.id, s.id, 'signal_detected',
    AND s.status = 'active'
 ON CONFLICT (signal_id, user_id, type) WHERE signal_id IS NOT NULL DO NOTHING;
 
--- name: claim_pending_alerts(max_rows)
--- Lock up to max_rows pending alerts, oldest first, skipping those another
--- worker has locked: the caller's transaction owns them until it ends.
+-- name: claim_pending_alerts(max_rows, lease)
+-- Lease up to max_rows pending alerts, oldest first, whose last lease (if any)
+-- has ended, skipping rows another claim is taking right now: each gets a new
+-- claim_token, a lease until now + lease, one more attempt, and an
+-- idempotency_key if it had none. The lease is the claim: it outlives this
+-- statement's transaction, and a worker that dies leaves it to expire.
 -- returns: Alert
+WITH due AS (
+    SELECT id
+      FROM alerts
+     WHERE status = 'pending'
+       AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())
+     ORDER BY created_at
+     LIMIT :max_rows
+       FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE alerts AS a
+       SET claimed_until = statement_timestamp() + :lease::interval,
+           claim_token = gen_random_uuid(),
+           attempts = a.attempts + 1,
+           idempotency_key = coalesce(a.idempotency_key, gen_random_uuid())
+      FROM due
+     WHERE a.id = due.id
+    RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata,
+              a.sent_at, a.acknowledged_at, a.status, a.created_at, a.attempts,
+              a.claimed_until, a.claim_token, a.idempotency_key
+)
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
-       acknowledged_at, status, created_at
-  FROM alerts
- WHERE status = 'pending'
- ORDER BY created_at
- LIMIT :max_rows
-   FOR UPDATE SKIP LOCKED;
+       acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+       idempotency_key
+  FROM leased
+ ORDER BY created_at, id;
 
--- name: mark_alert_sent(alert_id)^
--- A pending (or previously failed) alert was delivered.
+-- name: mark_alert_sent(alert_id, claim_token)^
+-- A pending (or previously failed) alert was delivered, by the holder of its
+-- latest lease (claim_token), or, with no token, by anyone while no live lease
+-- is held on it. No row: the alert is not in a state to be sent, or the lease
+-- belongs to someone else.
 -- returns: Alert
 UPDATE alerts
    SET status = 'sent', sent_at = now()
  WHERE id = :alert_id
    AND status IN ('pending', 'failed')
+   AND (claim_token = :claim_token
+        OR (:claim_token::uuid IS NULL
+            AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())))
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
-          acknowledged_at, status, created_at;
+          acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+          idempotency_key;
 
--- name: mark_alert_failed(alert_id, reason)^
--- A pending alert could not be delivered; the reason is kept in metadata.failureReason.
+-- name: mark_alerts_sent(alert_ids, claim_tokens)
+-- mark_alert_sent for many alerts in one statement: alert_ids[i] with
+-- claim_tokens[i]; returns the alerts it marked (those whose lease was lost, or
+-- that were not pending or failed, are left out).
+-- returns: Alert
+UPDATE alerts AS a
+   SET status = 'sent', sent_at = now()
+  FROM unnest(:alert_ids::uuid[], :claim_tokens::uuid[]) AS c (alert_id, claim_token)
+ WHERE a.id = c.alert_id
+   AND a.claim_token = c.claim_token
+   AND a.status IN ('pending', 'failed')
+RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata,
+          a.sent_at, a.acknowledged_at, a.status, a.created_at, a.attempts,
+          a.claimed_until, a.claim_token, a.idempotency_key;
+
+-- name: mark_alert_failed(alert_id, reason, claim_token)^
+-- A pending alert could not be delivered; the reason is kept in
+-- metadata.failureReason. The same lease rule as mark_alert_sent.
 -- returns: Alert
 UPDATE alerts
    SET status = 'failed',
        metadata = metadata || jsonb_build_object('failureReason', :reason::text)
  WHERE id = :alert_id
    AND status = 'pending'
+   AND (claim_token = :claim_token
+        OR (:claim_token::uuid IS NULL
+            AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())))
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
-          acknowledged_at, status, created_at;
+          acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+          idempotency_key;
 
 -- name: acknowledge_alert(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
@@ -94,4 +145,5 @@ UPDATE alerts
  WHERE id = :alert_id
    AND status IN ('sent', 'acknowledged')
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
-          acknowledged_at, status, created_at;
+          acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+          idempotency_key;

@@ -1,0 +1,9 @@
+-- The session: whom a defi_app transaction acts for (row-level security, 0015).
+
+-- name: act_for_user(user_id)$
+-- Act for this user until the transaction ends: set_config(..., true) is
+-- transaction-local, so a pooled connection cannot pass it on to its next borrower.
+-- returns: str
+-- not null: set_config
+SELECT set_config('defi.user_id', :user_id::text, true);
+
