@@ -17,17 +17,18 @@ import psycopg
 
 from defi_sql import embedded
 from defi_sql.check import run_check
-from defi_sql.config import environment_name
+from defi_sql.config import environment_name, parse_url
 from defi_sql.connection import client_arguments, connect, scrub
 from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
-from defi_sql.errors import DefiSqlError, Refused
+from defi_sql.errors import ConfigError, DefiSqlError, Refused
 from defi_sql.lint import display_path, lint_migrations, manifest_path, update_manifest
 from defi_sql.migrations import Migrator, create_migration
 from defi_sql.paths import migrations_dir, sql_root
 from defi_sql.seed import seed_dev, seed_users
 from defi_sql.structs import struct_source
 from defi_sql.target import Target, resolve_target
+from defi_sql.validate import storable
 
 __all__ = ["main"]
 
@@ -156,9 +157,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    server = args.server or embedded.start(embedded.pg_version(), database="postgres")
+    # bad settings fail now, not after the scratch database has been built and checked
+    database = None if args.database is None else parse_url(args.database, "--database")
+    if database is not None:
+        connect(database).close()
     sql_dir = Path(args.sql_dir) if args.sql_dir else sql_root()
-    report = run_check(server, sql_dir=sql_dir, models=args.models, database=args.database)
+    if not (sql_dir / "migrations").is_dir():
+        raise ConfigError(
+            f"{display_path(sql_dir)} has no migrations/ folder; point --sql-dir (or "
+            "DEFI_SQL_SQL_DIR) at a sql tree containing migrations/ and queries/."
+        )
+    if args.server is not None:
+        server = parse_url(args.server, "--server")
+        connect(server).close()
+    else:
+        server = embedded.start(embedded.pg_version(), database="postgres")
+    report = run_check(server, sql_dir=sql_dir, models=args.models, database=database)
     for problem in report.problems:
         _out(str(problem))
     errors, warnings = len(report.errors), len(report.warnings)
@@ -366,11 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_unreadable(args: argparse.Namespace) -> None:
+    """Arguments reach libpq and the server as UTF-8 C strings: refuse one that cannot be
+    (bytes that are not UTF-8 arrive as lone surrogates; a NUL would cut it short)."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not storable(text):
+                shown = name.replace("_", "-")
+                raise ConfigError(
+                    f"the {shown} argument {text!r} is not UTF-8 text without NUL bytes; "
+                    "pass it in UTF-8."
+                )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        _refuse_unreadable(args)
         return handler(args)
     except DefiSqlError as exc:
         _err(f"defi-sql: error: {exc}")

@@ -28,6 +28,7 @@ __all__ = [
     "DatabaseSettings",
     "environment_name",
     "mask_conninfo",
+    "parse_url",
     "resolve_settings",
 ]
 
@@ -103,6 +104,11 @@ def _from_url(url: str, source: str) -> DatabaseSettings:
     if not all(part.isdigit() for part in port.split(",")):
         raise ConfigError(f"{source} has a port that is not a number; use e.g. :5432.")
     return DatabaseSettings(make_conninfo(url), source)
+
+
+def parse_url(url: str, source: str) -> str:
+    """``url`` as a libpq conninfo; :class:`ConfigError` naming ``source`` if it is not one."""
+    return _from_url(url, source).conninfo
 
 
 def _from_db_variables(values: Mapping[str, str | None], source: str) -> DatabaseSettings:

@@ -31,6 +31,7 @@ __all__ = [
     "plainly_valid_position",
     "positive_int",
     "preferences",
+    "storable",
     "text",
     "uuid",
     "wallet_address",
@@ -52,7 +53,7 @@ def wallet_address(value: object) -> str:
     return normalised
 
 
-def _storable(value: str) -> bool:
+def storable(value: str) -> bool:
     """True when PostgreSQL can store ``value``: no NUL byte, no lone surrogate."""
     if "\x00" in value:
         return False
@@ -79,7 +80,7 @@ def text(value: object, what: str, *, max_length: int = 10_000) -> str:
         raise InvalidInput(f"{what} must be a string, not {type(value).__name__}.")
     if not value:
         raise InvalidInput(f"{what} must not be empty.")
-    if not _storable(value):
+    if not storable(value):
         raise _unstorable(value, what)
     if len(value) > max_length:
         raise InvalidInput(f"{what} is longer than {max_length} characters.")
@@ -180,7 +181,7 @@ def _json_value(value: object, where: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{where} has a key that is not a string: {key!r}.")
-            if not _storable(key):
+            if not storable(key):
                 raise _unstorable(key, f"a key of {where}")
             _json_value(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
@@ -190,7 +191,7 @@ def _json_value(value: object, where: str, depth: int) -> None:
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
     elif isinstance(value, str):
-        if not _storable(value):
+        if not storable(value):
             raise _unstorable(value, where)
     elif isinstance(value, Decimal):
         if not value.is_finite():
@@ -293,7 +294,7 @@ def _plain_assets(values: object) -> bool:
         symbol = asset.symbol
         if not _plain_decimal(asset.value_usd) or type(symbol) is not str:
             return False
-        if not 0 < len(symbol) <= 64 or not _storable(symbol):
+        if not 0 < len(symbol) <= 64 or not storable(symbol):
             return False
     return True
 
@@ -309,7 +310,7 @@ def plainly_valid_position(value: object) -> bool:
         if type(value) is not NewPosition or type(value.user_id) is not UUID:
             return False
         protocol, chain = value.protocol, value.chain_id
-        if type(protocol) is not str or not 0 < len(protocol) <= 64 or not _storable(protocol):
+        if type(protocol) is not str or not 0 < len(protocol) <= 64 or not storable(protocol):
             return False
         if type(chain) is not int or not 0 < chain < 2**63:
             return False
@@ -325,10 +326,10 @@ def plainly_valid_position(value: object) -> bool:
         if type(metadata) is not dict:
             return False
         for key, item in metadata.items():
-            if type(key) is not str or not _storable(key):
+            if type(key) is not str or not storable(key):
                 return False
             if type(item) is str:
-                if not _storable(item):
+                if not storable(item):
                     return False
             elif type(item) not in _FLAT_JSON:
                 return False

@@ -279,20 +279,56 @@ def test_acting_as_its_own_user_the_app_does_its_work(
     assert defi.users.get(db, a).preferences.risk_profile == "conservative"
 
 
-def test_acting_as_refuses_bad_use(db: psycopg.Connection[Any], login: Connect) -> None:
-    a = make_user(db, 1)
+def test_acting_as_refuses_a_user_id_that_is_not_a_uuid(
+    db: psycopg.Connection[Any], login: Connect
+) -> None:
     app = login("defi_app")
-    with (
-        pytest.raises(InvalidInput, match=r"^user_id must be a UUID"),
-        defi.acting_as(app, "1 OR true"),  # type: ignore[arg-type]
-    ):
-        pass
-    with defi.acting_as(app, a), pytest.raises(InvalidInput) as caught, defi.acting_as(app, a):
-        pass
-    assert str(caught.value) == (
-        "acting_as opens its own transaction: call it outside any transaction, "
-        "and do the user's work inside it."
-    )
+    for bad in ("1 OR true", "", None, 7):
+        with (
+            pytest.raises(InvalidInput, match=r"^user_id must be a UUID"),
+            defi.acting_as(app, bad),  # type: ignore[arg-type]
+        ):
+            pass
+    assert app.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_nested_acting_as_restores_the_outer_user(
+    db: psycopg.Connection[Any], login: Connect
+) -> None:
+    a, b = make_user(db, 1), make_user(db, 2)
+    app = login("defi_app")
+
+    def users_seen() -> list[UUID]:
+        return [row[0] for row in app.execute("SELECT id FROM users")]
+
+    with defi.acting_as(app, a):
+        assert users_seen() == [a]
+        with defi.acting_as(app, b):
+            assert users_seen() == [b]
+        assert users_seen() == [a]
+        with pytest.raises(RuntimeError), defi.acting_as(app, b):
+            raise RuntimeError("the inner block failed")
+        assert users_seen() == [a]  # a rolled-back savepoint restores the setting too
+    assert users_seen() == []
+
+
+def test_acting_as_inside_run_transaction(db: psycopg.Connection[Any], db_url: str) -> None:
+    """The two compose: run_transaction's work acts for the user, and a retry would too."""
+    a = make_user(db, 1)
+    name = f"test_defi_app_{uuid4().hex[:8]}"
+    db.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE defi_app").format(sql.Identifier(name)))
+    params = conninfo_to_dict(db_url)
+    params["user"] = name
+    try:
+        with defi.open_pool(make_conninfo("", **params), max_size=2) as pool:
+
+            def work(conn: psycopg.Connection[Any]) -> int:
+                with defi.acting_as(conn, a):
+                    return len(defi.positions.list_for_user(conn, a))
+
+            assert defi.run_transaction(pool, work) == 1
+    finally:
+        db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
 
 
 ATTEMPTS = [

@@ -18,10 +18,8 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -59,22 +57,20 @@ async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def acting_as(conn: AsyncConnection[Any], user_id: UUID) -> AsyncIterator[None]:
-    """One transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
+    """A transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
 
     Row-level security (migration 0015) limits ``defi_app`` to that user's rows
-    of users, positions, alerts and intents. The setting is local to this
-    transaction, so a pooled connection never carries it to its next borrower;
-    that is also why it must not be nested in another transaction.
+    of users, positions, alerts and intents. The setting is local to the
+    transaction, so a pooled connection never carries it to its next borrower.
+    Inside an open transaction (e.g. the ``work`` of ``run_transaction``) it is
+    a savepoint, and the user acted for before is restored when it ends.
     """
     user = validate.uuid(user_id, "user_id")
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise InvalidInput(
-            "acting_as opens its own transaction: call it outside any transaction, "
-            "and do the user's work inside it."
-        )
     async with transaction(conn):
+        previous = await fetch_value(conn, "acting_user_setting", {})
         await fetch_value(conn, "act_for_user", {"user_id": user})
         yield
+        await fetch_value(conn, "act_for_user", {"user_id": previous})
 
 
 async def fetch_one(

@@ -20,10 +20,8 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import Connection
-from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -60,21 +58,20 @@ def transaction(conn: Connection[Any]) -> Iterator[None]:
 
 @contextmanager
 def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
-    """One transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
+    """A transaction acting for ``user_id``: what a ``defi_app`` session may see and change.
 
     Row-level security (migration 0015) limits ``defi_app`` to that user's rows
-    of users, positions, alerts and intents. The setting is local to this
-    transaction, so a pooled connection never carries it to its next borrower;
-    that is also why it must not be nested in another transaction.
+    of users, positions, alerts and intents. The setting is local to the
+    transaction, so a pooled connection never carries it to its next borrower.
+    Inside an open transaction (e.g. the ``work`` of ``run_transaction``) it is
+    a savepoint, and the user acted for before is restored when it ends.
     """
     user = validate.uuid(user_id, "user_id")
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise InvalidInput(
-            "acting_as opens its own transaction: call it outside any transaction, and do the user's work inside it."
-        )
     with transaction(conn):
+        previous = fetch_value(conn, "acting_user_setting", {})
         fetch_value(conn, "act_for_user", {"user_id": user})
         yield
+        fetch_value(conn, "act_for_user", {"user_id": previous})
 
 
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:

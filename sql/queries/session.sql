@@ -7,3 +7,8 @@
 -- not null: set_config
 SELECT set_config('defi.user_id', :user_id::text, true);
 
+
+-- name: acting_user_setting()$
+-- The defi.user_id setting as it is now ('' when unset), to restore it after a nested acting_as.
+-- returns: str
+SELECT coalesce(current_setting('defi.user_id', true), '');
