@@ -1,9 +1,9 @@
 """``docs/schema.md``: the schema for readers, generated from the catalog.
 
 Each table with its ``COMMENT ON`` text, columns (type, null, default,
-comment), constraints and indexes, and a Mermaid ER diagram of the foreign
-keys. ``make schema`` writes it with ``sql/schema.sql``; a test fails while
-it is stale.
+comment), constraints, indexes, the roles' privileges and row-level security
+policies, and a Mermaid ER diagram of the foreign keys. ``make schema``
+writes it with ``sql/schema.sql``; a test fails while it is stale.
 """
 
 from __future__ import annotations
@@ -61,4 +61,31 @@ def schema_markdown(conn: psycopg.Connection[Any]) -> str:
             lines += ["", "| index | definition | purpose |", "|---|---|---|"]
             for index_name, definition, index_comment in indexes:
                 lines.append(f"| `{index_name}` | `{_cell(definition)}` | {_cell(index_comment)} |")
+        lines += _access(conn, name)
     return "\n".join(lines) + "\n"
+
+
+def _access(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    """Who besides the owner may do what to ``table``, and its row-level security policies."""
+    queries = internal_queries()
+    lines: list[str] = []
+    grants = list(queries.table_access(conn, table_name=table))
+    if grants:
+        lines += ["", "| role | may |", "|---|---|"]
+        lines += [f"| `{role}` | {_cell(privileges)} |" for role, privileges in grants]
+    policies = list(queries.table_policies(conn, table_name=table))
+    if policies:
+        lines += [
+            "",
+            "Row-level security is on: a role without a policy here (and without BYPASSRLS) "
+            "sees no row.",
+            "",
+            "| policy | roles | command | rows seen (USING) | rows written (CHECK) | purpose |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, roles, command, using, check, comment in policies:
+            lines.append(
+                f"| `{name}` | {_cell(roles)} | {command} | `{_cell(using)}` "
+                f"| `{_cell(check)}` | {_cell(comment)} |"
+            )
+    return lines

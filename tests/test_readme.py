@@ -50,8 +50,11 @@ def test_python_block_runs_as_shown(
                 "  FROM users u JOIN alerts a ON a.user_id = u.id GROUP BY 1"
             ).fetchone()
             assert row == ("0x1234567890abcdef1234567890abcdef12345678", 1)
-        else:
+        elif index == 1:
             assert out == "0xabcdef0123456789abcdef0123456789abcdef01 0\n"
+        else:
+            assert out.splitlines() == ["1 pending", "send email HF 1.1 key True", "1 sent"]
+            assert check.execute("SELECT status, attempts FROM alerts").fetchall() == [("sent", 1)]
 
 
 def test_every_cli_command_is_in_the_readme() -> None:

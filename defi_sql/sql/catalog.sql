@@ -175,6 +175,37 @@ SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition,
    AND c.relname = :table_name
  ORDER BY i.relname;
 
+-- name: table_access(table_name)
+-- Who besides the owner may do what to one table: (role, privileges), and
+-- whether row-level security is on; for docs/schema.md.
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee,
+       string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) AS privileges
+  FROM pg_class AS c,
+       aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name
+   AND a.grantee <> c.relowner
+ GROUP BY a.grantee
+ ORDER BY 1;
+
+-- name: table_policies(table_name)
+-- The row-level security policies of one table, with their roles, command,
+-- conditions and comments.
+SELECT p.polname AS name,
+       (SELECT string_agg(CASE WHEN x = 0 THEN 'PUBLIC' ELSE x::regrole::text END, ', '
+                          ORDER BY x::regrole::text)
+          FROM unnest(p.polroles) AS x) AS roles,
+       CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                     WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
+       pg_get_expr(p.polqual, p.polrelid) AS using_expr,
+       pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr,
+       obj_description(p.oid, 'pg_policy') AS comment
+  FROM pg_policy AS p
+  JOIN pg_class AS c ON c.oid = p.polrelid
+ WHERE c.relnamespace = current_schema()::regnamespace
+   AND c.relname = :table_name
+ ORDER BY p.polname;
+
 -- name: foreign_keys()
 -- Every foreign key of the current schema: from table/columns to table, for the ER diagram.
 SELECT c.relname AS from_table, r.relname AS to_table,
