@@ -47,12 +47,12 @@ from defi_sql.migrations import Migrator
 from defi_sql.plan import Plan
 from defi_sql.shapes import SCALARS, ResultColumn, compare_scalar, compare_struct
 from defi_sql.statements import Statement, load_statements
+from defi_sql.structs import check_choices
 
 __all__ = ["Problem", "Report", "run_check"]
 
 Severity = Literal["error", "warning"]
 _LITERAL_PERCENT = re.compile(r"%(?!\(\w+\)s|%)")
-_CHOICE = re.compile(r"'((?:[^']|'')*)'::")
 _ONE_ROW = {"SELECT_ONE": "^", "SELECT_VALUE": "$"}
 _NO_ROWS = {"INSERT_UPDATE_DELETE": "!", "INSERT_UPDATE_DELETE_MANY": "*!"}
 
@@ -157,7 +157,7 @@ class _Catalog:
             if row is None:
                 return False, None, None
             not_null, _table, _column, choices, json_kind = row
-            values = tuple(v.replace("''", "'") for v in _CHOICE.findall(choices or ""))
+            values = check_choices(choices or "")
             return bool(not_null), values or None, json_kind
 
         return self._get(("col", table_oid, attnum), fetch)  # type: ignore[no-any-return]

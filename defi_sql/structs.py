@@ -17,7 +17,7 @@ import psycopg
 from defi_sql._aiosql import internal_queries
 from defi_sql.errors import NotFound
 
-__all__ = ["class_name", "struct_source"]
+__all__ = ["check_choices", "class_name", "struct_source"]
 
 _TYPES = {
     "uuid": ("UUID", "from uuid import UUID"),
@@ -42,6 +42,11 @@ _TYPES = {
     "jsonb": ("dict[str, object]", None),
 }
 _CHOICE = re.compile(r"'((?:[^']|'')*)'::")
+
+
+def check_choices(definition: str) -> tuple[str, ...]:
+    """The values of a ``CHECK (col = ANY (ARRAY['a'::text, ...]))``, unquoted, in order."""
+    return tuple(v.replace("''", "'") for v in _CHOICE.findall(definition))
 
 
 def class_name(table: str) -> str:
@@ -71,7 +76,7 @@ def struct_source(conn: psycopg.Connection[Any], table: str) -> str:
         if needs:
             imports.add(needs)
         if choices:
-            values = [v.replace("''", "'") for v in _CHOICE.findall(choices)]
+            values = check_choices(choices)
             python = "Literal[" + ", ".join(repr(v).replace("'", '"') for v in values) + "]"
             imports.add("from typing import Literal")
         if is_array:

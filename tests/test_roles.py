@@ -231,7 +231,7 @@ def test_user_a_cannot_read_change_or_delete_user_b(
             with pytest.raises(NotAllowed) as caught:
                 write()
             assert "row-level security" in str(caught.value)
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), app.transaction():
             app.execute("UPDATE positions SET user_id = %s WHERE user_id = %s", (b, a))
     assert rows(db) == everything
 
