@@ -18,6 +18,7 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
@@ -66,11 +67,14 @@ async def acting_as(conn: AsyncConnection[Any], user_id: UUID) -> AsyncIterator[
     a savepoint, and the user acted for before is restored when it ends.
     """
     user = validate.uuid(user_id, "user_id")
+    nested = conn.info.transaction_status != TransactionStatus.IDLE
     async with transaction(conn):
-        previous = await fetch_value(conn, "acting_user_setting", {})
+        # a transaction of its own ends with the setting: only a nested one restores it
+        previous = await fetch_value(conn, "acting_user_setting", {}) if nested else None
         await fetch_value(conn, "act_for_user", {"user_id": user})
         yield
-        await fetch_value(conn, "act_for_user", {"user_id": previous})
+        if nested:
+            await fetch_value(conn, "act_for_user", {"user_id": previous})
 
 
 async def fetch_one(

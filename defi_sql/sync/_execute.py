@@ -20,6 +20,7 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import Connection
+from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
 from defi_sql.rows import paused_gc, struct_row, use_raw_json
@@ -67,11 +68,13 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
     a savepoint, and the user acted for before is restored when it ends.
     """
     user = validate.uuid(user_id, "user_id")
+    nested = conn.info.transaction_status != TransactionStatus.IDLE
     with transaction(conn):
-        previous = fetch_value(conn, "acting_user_setting", {})
+        previous = fetch_value(conn, "acting_user_setting", {}) if nested else None
         fetch_value(conn, "act_for_user", {"user_id": user})
         yield
-        fetch_value(conn, "act_for_user", {"user_id": previous})
+        if nested:
+            fetch_value(conn, "act_for_user", {"user_id": previous})
 
 
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
