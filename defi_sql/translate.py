@@ -26,7 +26,7 @@ from defi_sql.errors import (
     TransientConflict,
 )
 
-__all__ = ["connection_lost", "translate"]
+__all__ = ["translate"]
 
 #: Errors after which the server has ended the session: admin_shutdown (also a
 #: server stop or restart), crash_shutdown, cannot_connect_now,
@@ -49,7 +49,7 @@ _MESSAGES = {
 }
 
 
-def connection_lost(exc: psycopg.Error) -> bool:
+def _connection_lost(exc: psycopg.Error) -> bool:
     """Whether the connection is unusable after ``exc``: the server ended the session
     (a FATAL error, class 08, a shutdown) or the client lost the socket (no SQLSTATE)."""
     state = exc.sqlstate
@@ -77,7 +77,7 @@ def translate(exc: psycopg.Error) -> DefiSqlError:
         return NotFound(named)
     if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected | pg.LockNotAvailable):
         return TransientConflict(f"{detail}; retry the operation", constraint=constraint)
-    if connection_lost(exc):
+    if _connection_lost(exc):
         return ConnectionLost(
             f"the database connection was lost ({detail}); what was not yet committed was "
             "rolled back, so run it again on a new connection."

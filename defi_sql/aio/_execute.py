@@ -94,13 +94,8 @@ async def write_one(
     conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
 ) -> T | None:
     """Run the writing query ``name`` (``RETURNING``); its first row as ``cls``, or None."""
-    try:
-        async with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
-            use_raw_json(cur.adapters)
-            await cur.execute(statement(name).sql, params)
-            return await cur.fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
+    rows = await write_all(conn, name, params, cls)
+    return rows[0] if rows else None
 
 
 async def write_all(conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]) -> list[T]:

@@ -90,13 +90,8 @@ def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) ->
 
 def write_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
     """Run the writing query ``name`` (``RETURNING``); its first row as ``cls``, or None."""
-    try:
-        with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
-            use_raw_json(cur.adapters)
-            cur.execute(statement(name).sql, params)
-            return cur.fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
+    rows = write_all(conn, name, params, cls)
+    return rows[0] if rows else None
 
 
 def write_all(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> list[T]:

@@ -177,7 +177,7 @@ def mark_sent_many(conn: Connection[Any], alerts: Sequence[Alert]) -> list[Alert
     Returns the alerts now sent; one whose lease passed to another worker, or
     that is no longer pending or failed, is left out, unchanged.
     """
-    if isinstance(alerts, Alert) or not isinstance(alerts, Sequence):
+    if not isinstance(alerts, Sequence):
         raise InvalidInput(
             f"alerts must be a sequence of Alert, not {type(alerts).__name__}; pass the list that claim returned."
         )
