@@ -3,6 +3,18 @@
 --
 
 --
+-- Name: wallet_address; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.wallet_address AS text;
+
+--
+-- Name: DOMAIN wallet_address; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON DOMAIN public.wallet_address IS 'An EVM address as text whose = ignores letter case (see operator =(wallet_address, wallet_address)); the tables'' CHECKs keep what is stored in lower case.';
+
+--
 -- Name: acting_user_id(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -92,6 +104,48 @@ $$;
 COMMENT ON FUNCTION public.event_store_forbid_change() IS 'Trigger function that makes event_store and event_store_archive append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE from event_store while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
 
 --
+-- Name: is_json_decimal(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_json_decimal(value jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE jsonb_typeof(value) WHEN 'number'::text THEN ((value)::numeric >= (0)::numeric) WHEN 'string'::text THEN ((value #>> '{}'::text[]) ~ '^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$'::text) ELSE false END;
+
+--
+-- Name: FUNCTION is_json_decimal(value jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.is_json_decimal(value jsonb) IS 'True when value is a decimal >= 0 as defi-sql reads it: a JSON number, or a JSON string of digits with an optional fraction and exponent ("1.5", "2E+1"). False for anything else, NULL included.';
+
+--
+-- Name: is_asset_list(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_asset_list(assets jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE jsonb_typeof(assets) WHEN 'array'::text THEN (NOT (EXISTS (SELECT FROM jsonb_array_elements(is_asset_list.assets) a(asset) WHERE (NOT COALESCE(((jsonb_typeof(a.asset) = 'object'::text) AND (jsonb_typeof((a.asset -> 'symbol'::text)) = 'string'::text) AND ((a.asset ->> 'symbol'::text) <> ''::text) AND public.is_json_decimal((a.asset -> 'amount'::text)) AND public.is_json_decimal((a.asset -> 'valueUSD'::text))), false))))) ELSE false END;
+
+--
+-- Name: FUNCTION is_asset_list(assets jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.is_asset_list(assets jsonb) IS 'True when assets is a JSON array of {"symbol": non-empty string, "amount": decimal, "valueUSD": decimal} objects (other keys allowed), the shape of positions.collateral and positions.debt.';
+
+--
+-- Name: is_json_within_depth(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_json_within_depth(document jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (NOT jsonb_path_exists(document, '$.**{32 to last}'::jsonpath));
+
+--
+-- Name: FUNCTION is_json_within_depth(document jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.is_json_within_depth(document jsonb) IS 'True when no value in document is nested 32 levels or more below it (the document itself is level 0; each object member and array element one more): defi_sql.validate.MAX_DEPTH, and far below what a JSON decoder''s recursion allows.';
+
+--
 -- Name: normalize_wallet_address(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -130,6 +184,37 @@ $$;
 COMMENT ON FUNCTION public.set_updated_at() IS 'Trigger function for BEFORE UPDATE ... FOR EACH ROW triggers: sets NEW.updated_at to now() (the transaction start time). Any updated_at value supplied by the client is overwritten.';
 
 --
+-- Name: wallet_address_equal(public.wallet_address, public.wallet_address); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN (lower(($1)::text) = lower(($2)::text));
+
+--
+-- Name: FUNCTION wallet_address_equal(public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) IS 'Equality of two wallet addresses ignoring letter case; inlined by the planner as lower(a) = lower(b), which users_wallet_address_lower_idx serves.';
+
+--
+-- Name: =; Type: OPERATOR; Schema: public; Owner: -
+--
+
+CREATE OPERATOR public.= (
+    FUNCTION = public.wallet_address_equal,
+    LEFTARG = public.wallet_address,
+    RIGHTARG = public.wallet_address,
+    COMMUTATOR = OPERATOR(public.=)
+);
+
+--
+-- Name: OPERATOR = (public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON OPERATOR public.= (public.wallet_address, public.wallet_address) IS 'Wallet addresses are equal when they differ at most in letter case.';
+
+--
 -- Name: alerts; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -154,6 +239,7 @@ CREATE TABLE public.alerts (
     CONSTRAINT alerts_channel_check CHECK ((channel = ANY (ARRAY['telegram'::text, 'email'::text, 'in_app'::text]))),
     CONSTRAINT alerts_lease_check CHECK ((((claimed_until IS NULL) = (claim_token IS NULL)) AND ((claim_token IS NULL) OR (idempotency_key IS NOT NULL)))),
     CONSTRAINT alerts_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT alerts_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
     CONSTRAINT alerts_sent_has_sent_at CHECK (((status <> 'sent'::text) OR (sent_at IS NOT NULL))),
     CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sent'::text, 'failed'::text, 'acknowledged'::text]))),
     CONSTRAINT alerts_type_check CHECK ((type <> ''::text))
@@ -278,7 +364,9 @@ CREATE TABLE public.event_store (
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT event_store_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT event_store_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT event_store_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
     CONSTRAINT event_store_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT event_store_payload_depth_check CHECK (public.is_json_within_depth(payload)),
     CONSTRAINT event_store_stream_type_check CHECK ((stream_type <> ''::text)),
     CONSTRAINT event_store_version_check CHECK ((version >= 1))
 );
@@ -428,8 +516,11 @@ CREATE TABLE public.intents (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT intents_action_check CHECK ((jsonb_typeof(action) = 'object'::text)),
+    CONSTRAINT intents_action_shape_check CHECK (((COALESCE((action ->> 'type'::text), ''::text) = ANY (ARRAY['repay'::text, 'deposit'::text, 'withdraw'::text, 'notify'::text])) AND (COALESCE(jsonb_typeof((action -> 'asset'::text)), 'string'::text) = ANY (ARRAY['string'::text, 'null'::text])) AND ((COALESCE(jsonb_typeof((action -> 'amount'::text)), 'null'::text) = 'null'::text) OR public.is_json_decimal((action -> 'amount'::text))) AND public.is_json_within_depth(action))),
     CONSTRAINT intents_chain_id_check CHECK ((chain_id > 0)),
+    CONSTRAINT intents_chain_id_safe_integer_check CHECK ((chain_id <= '9007199254740991'::bigint)),
     CONSTRAINT intents_condition_check CHECK ((jsonb_typeof(condition) = 'object'::text)),
+    CONSTRAINT intents_condition_shape_check CHECK (((COALESCE((condition ->> 'operator'::text), ''::text) = ANY (ARRAY['<'::text, '<='::text, '>'::text, '>='::text])) AND (COALESCE((condition -> 'metric'::text), '"healthFactor"'::jsonb) = '"healthFactor"'::jsonb) AND public.is_json_decimal((condition -> 'value'::text)) AND public.is_json_within_depth(condition))),
     CONSTRAINT intents_executed_has_executed_at CHECK (((status <> 'executed'::text) OR (executed_at IS NOT NULL))),
     CONSTRAINT intents_protocol_check CHECK ((protocol <> ''::text)),
     CONSTRAINT intents_status_check CHECK ((status = ANY (ARRAY['active'::text, 'triggered'::text, 'executed'::text, 'cancelled'::text, 'failed'::text, 'expired'::text]))),
@@ -503,6 +594,12 @@ COMMENT ON COLUMN public.intents.expires_at IS 'When the intent stops being eval
 COMMENT ON COLUMN public.intents.updated_at IS 'Time of the last update; maintained by trigger intents_set_updated_at.';
 
 --
+-- Name: CONSTRAINT intents_chain_id_safe_integer_check ON intents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT intents_chain_id_safe_integer_check ON public.intents IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
+
+--
 -- Name: positions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -520,10 +617,14 @@ CREATE TABLE public.positions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT positions_chain_id_check CHECK ((chain_id > 0)),
+    CONSTRAINT positions_chain_id_safe_integer_check CHECK ((chain_id <= '9007199254740991'::bigint)),
+    CONSTRAINT positions_collateral_assets_check CHECK (public.is_asset_list(collateral)),
     CONSTRAINT positions_collateral_check CHECK ((jsonb_typeof(collateral) = 'array'::text)),
+    CONSTRAINT positions_debt_assets_check CHECK (public.is_asset_list(debt)),
     CONSTRAINT positions_debt_check CHECK ((jsonb_typeof(debt) = 'array'::text)),
     CONSTRAINT positions_health_factor_check CHECK (((health_factor >= (0)::numeric) AND (health_factor <> 'NaN'::numeric) AND (health_factor <> 'Infinity'::numeric))),
     CONSTRAINT positions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT positions_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
     CONSTRAINT positions_protocol_check CHECK ((protocol <> ''::text)),
     CONSTRAINT positions_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
 );
@@ -595,6 +696,12 @@ COMMENT ON COLUMN public.positions.snapshot_at IS 'When the on-chain state was r
 COMMENT ON COLUMN public.positions.updated_at IS 'Time of the last update; maintained by trigger positions_set_updated_at.';
 
 --
+-- Name: CONSTRAINT positions_chain_id_safe_integer_check ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
+
+--
 -- Name: CONSTRAINT positions_health_factor_check ON positions; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -616,6 +723,7 @@ CREATE TABLE public.signals (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT signals_asset_check CHECK ((asset <> ''::text)),
     CONSTRAINT signals_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT signals_data_depth_check CHECK (public.is_json_within_depth(data)),
     CONSTRAINT signals_expires_at_check CHECK (((expires_at IS NULL) OR (expires_at > detected_at))),
     CONSTRAINT signals_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text]))),
     CONSTRAINT signals_status_check CHECK ((status = ANY (ARRAY['active'::text, 'expired'::text, 'acknowledged'::text]))),
@@ -676,14 +784,31 @@ COMMENT ON COLUMN public.signals.status IS '''active'' = current; ''expired'' = 
 
 CREATE TABLE public.users (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    wallet_address text NOT NULL,
+    wallet_address public.wallet_address NOT NULL,
     preferences jsonb DEFAULT '{}'::jsonb NOT NULL,
     telegram_chat_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_preferences_active_signals_check CHECK (
+CASE jsonb_typeof((preferences -> 'activeSignals'::text))
+    WHEN 'array'::text THEN (NOT jsonb_path_exists((preferences -> 'activeSignals'::text), 'strict $[*]?(@.type() != "string")'::jsonpath))
+    ELSE (COALESCE(jsonb_typeof((preferences -> 'activeSignals'::text)), 'null'::text) = 'null'::text)
+END),
+    CONSTRAINT users_preferences_alert_thresholds_check CHECK (
+CASE jsonb_typeof((preferences -> 'alertThresholds'::text))
+    WHEN 'object'::text THEN ((COALESCE(jsonb_typeof((preferences #> '{alertThresholds,healthFactor}'::text[])), 'null'::text) = 'null'::text) OR public.is_json_decimal((preferences #> '{alertThresholds,healthFactor}'::text[])))
+    ELSE (COALESCE(jsonb_typeof((preferences -> 'alertThresholds'::text)), 'null'::text) = 'null'::text)
+END),
     CONSTRAINT users_preferences_check CHECK ((jsonb_typeof(preferences) = 'object'::text)),
+    CONSTRAINT users_preferences_depth_check CHECK (public.is_json_within_depth(preferences)),
+    CONSTRAINT users_preferences_notification_channels_check CHECK (
+CASE jsonb_typeof((preferences -> 'notificationChannels'::text))
+    WHEN 'array'::text THEN ((preferences -> 'notificationChannels'::text) <@ '["telegram", "email", "in_app"]'::jsonb)
+    ELSE (COALESCE(jsonb_typeof((preferences -> 'notificationChannels'::text)), 'null'::text) = 'null'::text)
+END),
+    CONSTRAINT users_preferences_risk_profile_check CHECK (((preferences ->> 'riskProfile'::text) = ANY (ARRAY['conservative'::text, 'moderate'::text, 'aggressive'::text]))),
     CONSTRAINT users_telegram_chat_id_check CHECK ((telegram_chat_id <> ''::text)),
-    CONSTRAINT users_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
+    CONSTRAINT users_wallet_address_check CHECK (((wallet_address)::text ~ '^0x[0-9a-f]{40}$'::text))
 );
 
 --
@@ -715,6 +840,18 @@ COMMENT ON COLUMN public.users.telegram_chat_id IS 'Telegram chat id used for no
 --
 
 COMMENT ON COLUMN public.users.updated_at IS 'Time of the last update; maintained by trigger users_set_updated_at.';
+
+--
+-- Name: CONSTRAINT users_preferences_alert_thresholds_check ON users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT users_preferences_alert_thresholds_check ON public.users IS 'alertThresholds, when set, is an object; its healthFactor, when set, is a decimal >= 0. Other threshold keys are the app''s own and are kept.';
+
+--
+-- Name: CONSTRAINT users_preferences_notification_channels_check ON users; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT users_preferences_notification_channels_check ON public.users IS 'notificationChannels, when set, lists only channels an alert can be delivered on (alerts_channel_check).';
 
 --
 -- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -807,16 +944,16 @@ ALTER TABLE ONLY public.users
 CREATE INDEX alerts_signal_id_idx ON public.alerts USING btree (signal_id);
 
 --
--- Name: alerts_signal_id_user_id_type_key; Type: INDEX; Schema: public; Owner: -
+-- Name: alerts_signal_id_user_id_type_channel_key; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX alerts_signal_id_user_id_type_key ON public.alerts USING btree (signal_id, user_id, type) WHERE (signal_id IS NOT NULL);
+CREATE UNIQUE INDEX alerts_signal_id_user_id_type_channel_key ON public.alerts USING btree (signal_id, user_id, type, channel) WHERE (signal_id IS NOT NULL);
 
 --
--- Name: INDEX alerts_signal_id_user_id_type_key; Type: COMMENT; Schema: public; Owner: -
+-- Name: INDEX alerts_signal_id_user_id_type_channel_key; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.alerts_signal_id_user_id_type_key IS 'At most one alert of a type per (signal, user): makes fan-outs idempotent under concurrency.';
+COMMENT ON INDEX public.alerts_signal_id_user_id_type_channel_key IS 'At most one alert of a type per (signal, user, channel): one alert per notification channel, and fan-outs idempotent under concurrency.';
 
 --
 -- Name: alerts_status_created_at_idx; Type: INDEX; Schema: public; Owner: -
@@ -919,6 +1056,18 @@ CREATE INDEX users_preferences_active_signals_idx ON public.users USING gin (((p
 --
 
 COMMENT ON INDEX public.users_preferences_active_signals_idx IS 'GIN (jsonb_ops) on preferences -> ''activeSignals'': serves fan_out_signal, which finds the users subscribed to a signal type with preferences -> ''activeSignals'' ? type. Only a predicate on this very expression (?, ?|, ?&, @>) can use it.';
+
+--
+-- Name: users_wallet_address_lower_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_wallet_address_lower_idx ON public.users USING btree (lower((wallet_address)::text));
+
+--
+-- Name: INDEX users_wallet_address_lower_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.users_wallet_address_lower_idx IS 'Serves wallet_address = ''0xAbC...'' in any letter case: the wallet_address domain''s = compares lower(a) = lower(b).';
 
 --
 -- Name: event_store_archive event_store_archive_forbid_truncate; Type: TRIGGER; Schema: public; Owner: -

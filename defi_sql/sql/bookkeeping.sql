@@ -92,18 +92,21 @@ BEGIN
         EXECUTE format('DROP SEQUENCE IF EXISTS %I.%I CASCADE', target, obj.relname);
     END LOOP;
     FOR obj IN
-        SELECT p.oid::regprocedure AS signature, p.prokind
+        SELECT p.oid, p.prokind
           FROM pg_proc AS p
          WHERE p.pronamespace = target::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
                             WHERE d.objid = p.oid AND d.deptype = 'e')
     LOOP
+        -- an earlier DROP ... CASCADE may have taken this one with it (a function
+        -- whose body calls another, or an operator's function)
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_proc WHERE oid = obj.oid);
         EXECUTE format(
             CASE obj.prokind
                 WHEN 'p' THEN 'DROP PROCEDURE IF EXISTS %s CASCADE'
                 WHEN 'a' THEN 'DROP AGGREGATE IF EXISTS %s CASCADE'
                 ELSE 'DROP FUNCTION IF EXISTS %s CASCADE'
-            END, obj.signature);
+            END, obj.oid::regprocedure);
     END LOOP;
     FOR obj IN
         SELECT t.typname, t.typtype

@@ -9,7 +9,9 @@ SELECT a.attnotnull AS not_null,
        (SELECT pg_get_constraintdef(con.oid)
           FROM pg_constraint AS con
          WHERE con.conrelid = a.attrelid AND con.contype = 'c' AND con.conkey = ARRAY[a.attnum]
-           AND strpos(pg_get_constraintdef(con.oid), '= ANY (ARRAY[') > 0
+           -- the column itself IN (...), not a JSON key of it (0016's document CHECKs)
+           AND starts_with(pg_get_constraintdef(con.oid),
+                           'CHECK ((' || quote_ident(a.attname) || ' = ANY (ARRAY[')
          ORDER BY con.conname
          LIMIT 1) AS choices,
        (SELECT substring(pg_get_constraintdef(con.oid)
