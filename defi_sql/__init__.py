@@ -24,6 +24,7 @@ from defi_sql.errors import (
     Refused,
     TransientConflict,
     UnknownMigration,
+    UnreadableRow,
 )
 from defi_sql.migrations import MigrationState, Migrator
 from defi_sql.target import Target, resolve_target
@@ -51,5 +52,6 @@ __all__ = [
     "Target",
     "TransientConflict",
     "UnknownMigration",
+    "UnreadableRow",
     "resolve_target",
 ]

@@ -18,6 +18,7 @@ callers that only know Python's own exceptions still catch it::
           +-- Refused (PermissionError)     e.g. `fresh` in production
      +-- QueryError                         a query function could not do its work
           +-- NotFound (LookupError)        the row asked for does not exist
+          +-- UnreadableRow (ValueError)    a stored row does not fit its struct (table, id, field)
           +-- InvalidInput (ValueError)     rejected before any write
           +-- NotAllowed (PermissionError)  the database role may not do this
           +-- Conflict                      a constraint refused the write (its name)
@@ -48,6 +49,7 @@ __all__ = [
     "Refused",
     "TransientConflict",
     "UnknownMigration",
+    "UnreadableRow",
 ]
 
 
@@ -116,6 +118,23 @@ class QueryError(DefiSqlError):
 
 class NotFound(QueryError, LookupError):
     """The row asked for does not exist."""
+
+
+class UnreadableRow(QueryError, ValueError):
+    """A stored row does not fit the struct it is read into (written around the
+    database's CHECKs, or before them); ``table``, ``row_id`` and ``field`` say
+    which row and where.
+
+    Batch reads (``at_risk``, ``latest_per_user``, ``intents.due``, ``claim``)
+    set such rows aside in ``.unreadable`` and serve the others; reads of one
+    row raise it.
+    """
+
+    def __init__(self, message: str, *, table: str, row_id: object, field: str) -> None:
+        super().__init__(message)
+        self.table = table
+        self.row_id = row_id
+        self.field = field
 
 
 class InvalidInput(QueryError, ValueError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 from uuid import UUID
 
 import msgspec
@@ -56,7 +56,10 @@ class Row(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """Base of every row struct: keyword-only, immutable, untracked by the GC.
 
     (Subclasses repeat ``kw_only``/``frozen`` so that type checkers see them.)
+    A row of a table names it in ``table``, for errors about a stored row.
     """
+
+    table: ClassVar[str] = ""
 
 
 class Document(msgspec.Struct, kw_only=True, frozen=True, gc=False, omit_defaults=True):
@@ -109,6 +112,8 @@ class IntentAction(Document, kw_only=True, frozen=True):
 
 
 class User(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "users"
+
     id: UUID
     wallet_address: str
     preferences: UserPreferences
@@ -118,6 +123,8 @@ class User(Row, kw_only=True, frozen=True):
 
 
 class Position(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "positions"
+
     id: UUID
     user_id: UUID
     wallet_address: str
@@ -158,6 +165,8 @@ class UserWithPositions(Row, kw_only=True, frozen=True):
 
 
 class Signal(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "signals"
+
     id: UUID
     type: str
     asset: str
@@ -170,6 +179,8 @@ class Signal(Row, kw_only=True, frozen=True):
 
 
 class Alert(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "alerts"
+
     id: UUID
     user_id: UUID
     signal_id: UUID | None
@@ -193,6 +204,8 @@ class AlertWithSignal(Row, kw_only=True, frozen=True):
 
 
 class Intent(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "intents"
+
     id: UUID
     user_id: UUID
     protocol: str | None
@@ -218,6 +231,8 @@ class NewEvent(msgspec.Struct, kw_only=True, frozen=True, gc=False):
 
 
 class Event(Row, kw_only=True, frozen=True):
+    table: ClassVar[str] = "event_store"
+
     position: int
     event_id: UUID
     stream_type: str

@@ -7,25 +7,34 @@ the field's type, by a cached typed ``msgspec.json.Decoder`` (camelCase keys,
 ``Decimal`` amounts, unknown keys ignored). The row factory then builds the
 struct from the column values by name, with a maker generated per struct and
 column list, while the garbage collector is paused for large results.
+
+A row that does not fit its struct (a JSON document written around the
+database's CHECKs, or before them) never surfaces as a msgspec or recursion
+error: the maker raises :class:`~defi_sql.errors.UnreadableRow` naming the
+table, the row's id and the field path, or, for batch reads
+(``struct_row(cls, lenient=True)``), returns that error in the row's place so
+that :class:`Batch` can set it aside and serve the other rows.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from psycopg import adapt
 from psycopg.rows import BaseRowFactory, RowMaker
 from psycopg.types.string import TextLoader
 
-from defi_sql.errors import ConfigError
+from defi_sql.errors import ConfigError, UnreadableRow
 
 __all__ = [
     "JSON_OIDS",
+    "Batch",
     "encode_json",
     "paused_gc",
     "struct_row",
@@ -38,6 +47,10 @@ T = TypeVar("T", bound=msgspec.Struct)
 JSON_OIDS = (114, 3802)
 
 _ENCODER = msgspec.json.Encoder()
+_LOG = logging.getLogger("defi_sql")
+#: What decoding a stored row can raise: a value of the wrong shape, or JSON
+#: nested beyond the decoder's recursion limit.
+_UNFIT = (msgspec.ValidationError, RecursionError)
 _NUMBER_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
@@ -63,16 +76,23 @@ def _decoder(field_type: Any) -> Callable[[str], Any]:
 
 
 @functools.cache
-def _maker(cls: type[msgspec.Struct], columns: tuple[tuple[str, int], ...]) -> Callable[..., Any]:
+def _maker(
+    cls: type[msgspec.Struct], columns: tuple[tuple[str, int], ...], lenient: bool = False
+) -> Callable[..., Any]:
     """A function building ``cls`` from one row of these (name, type oid) columns.
 
     It is generated once per struct and column list, like ``dataclasses``
     generates ``__init__``: ``cls(id=v[0], ..., collateral=_d6(v[6]) ...)``, with
     no per-row loop or dict. Names come from the struct's own fields, which are
-    Python identifiers, so nothing foreign reaches the generated source.
+    Python identifiers, so nothing foreign reaches the generated source. A row
+    that does not fit raises :class:`UnreadableRow` (``lenient``: returns it).
     """
     fields = {f.name: f for f in msgspec.structs.fields(cls)}
-    namespace: dict[str, Any] = {"_cls": cls}
+    namespace: dict[str, Any] = {
+        "_cls": cls,
+        "_unfit": _UNFIT,
+        "_unreadable": functools.partial(_unreadable, cls, columns),
+    }
     arguments = []
     for index, (name, oid) in enumerate(columns):
         field = fields.get(name)
@@ -86,23 +106,87 @@ def _maker(cls: type[msgspec.Struct], columns: tuple[tuple[str, int], ...]) -> C
             arguments.append(f"{name}=None if v[{index}] is None else _d{index}(v[{index}])")
         else:
             arguments.append(f"{name}=v[{index}]")
-    source = f"def make(v):\n    return _cls({', '.join(arguments)})\n"
+    handle = "return _unreadable(v, e)" if lenient else "raise _unreadable(v, e) from None"
+    source = (
+        "def make(v):\n"
+        "    try:\n"
+        f"        return _cls({', '.join(arguments)})\n"
+        "    except _unfit as e:\n"
+        f"        {handle}\n"
+    )
     exec(source, namespace)  # generated from field names only, see above
     maker: Callable[..., Any] = namespace["make"]
     return maker
 
 
-def struct_row(cls: type[T]) -> BaseRowFactory[T]:
+def _unreadable(
+    cls: type[msgspec.Struct],
+    columns: tuple[tuple[str, int], ...],
+    values: Sequence[Any],
+    error: Exception,
+) -> UnreadableRow:
+    """The error for a row of ``cls`` that did not decode: table, id, field path, reason."""
+    names = [name for name, _ in columns]
+    row_id = next((values[names.index(k)] for k in ("id", "event_id") if k in names), None)
+    field, reason = "(row)", str(error) or type(error).__name__
+    fields = {f.name: f for f in msgspec.structs.fields(cls)}
+    for index, (name, oid) in enumerate(columns):  # find the column that fails, and where
+        if oid not in JSON_OIDS or values[index] is None:
+            continue
+        try:
+            _decoder(fields[name].type)(values[index])
+        except _UNFIT as exc:
+            reason, _, path = str(exc).partition(" - at `$")
+            field = name + path.rstrip("`")
+            if isinstance(exc, RecursionError):
+                reason = "the JSON is nested too deeply to decode"
+            break
+    table = getattr(cls, "table", "") or cls.__name__
+    return UnreadableRow(
+        f"{table} row {row_id} cannot be read into {cls.__name__}: {field}: {reason}; it "
+        "breaks a rule the database now enforces (or was written around it): repair or "
+        "delete the row.",
+        table=table,
+        row_id=row_id,
+        field=field,
+    )
+
+
+class Batch(list[T], Generic[T]):
+    """The rows of a batch read, with the stored rows that could not be read set aside.
+
+    A list of the readable rows; ``unreadable`` holds an :class:`UnreadableRow`
+    for each row left out (each is also logged as a warning on the
+    ``defi_sql`` logger), so one bad row never stops the work for every user.
+    """
+
+    unreadable: list[UnreadableRow]
+
+    def __init__(self, rows: Sequence[T | UnreadableRow] = ()) -> None:
+        super().__init__()
+        self.unreadable = []
+        for row in rows:
+            if isinstance(row, UnreadableRow):
+                _LOG.warning("%s", row)
+                self.unreadable.append(row)
+            else:
+                self.append(row)
+
+
+def struct_row(cls: type[T], *, lenient: bool = False) -> BaseRowFactory[T]:
     """A psycopg row factory building ``cls`` from columns of the same names.
 
-    The cursor must load JSON as raw bytes (:func:`use_raw_json`).
+    The cursor must load JSON as raw bytes (:func:`use_raw_json`). A row that
+    does not fit raises :class:`UnreadableRow`; with ``lenient`` the error is
+    returned in the row's place instead (for :class:`Batch`).
     """
 
     def factory(cursor: Any) -> RowMaker[T]:
         description = cursor.description
         if description is None:
             return _no_result
-        maker: RowMaker[T] = _maker(cls, tuple((c.name, c.type_code) for c in description))
+        columns = tuple((c.name, c.type_code) for c in description)
+        maker: RowMaker[T] = _maker(cls, columns, lenient)
         return maker
 
     return factory

@@ -41,7 +41,9 @@ _MESSAGES = {
     "alerts_signal_id_fkey": "the alert's signal does not exist",
     "intents_user_id_fkey": "the intent's user does not exist",
     "event_store_event_id_key": "an event with this event_id was already appended",
-    "alerts_signal_id_user_id_type_key": "the user already has this type of alert for the signal",
+    "alerts_signal_id_user_id_type_channel_key": (
+        "the user already has this type of alert for the signal on this channel"
+    ),
     "signals_expires_at_check": "expires_at must be after detected_at",
     "event_store_stream_id_version_key": (
         "another writer appended this version of the stream first; reload the stream and retry"

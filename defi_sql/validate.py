@@ -118,9 +118,14 @@ def positive_int(value: object, what: str, *, maximum: int = 2**31 - 1) -> int:
     return value
 
 
+#: The largest chain id: JavaScript's Number.MAX_SAFE_INTEGER, so that the
+#: TypeScript app reads every chain id exactly (positions_chain_id_safe_integer_check).
+MAX_CHAIN_ID = 2**53 - 1
+
+
 def chain_id(value: object) -> int:
-    """An EIP-155 chain id: any positive ``bigint`` (Palm's 11297108109 is beyond 2**31)."""
-    return positive_int(value, "chain_id", maximum=2**63 - 1)
+    """An EIP-155 chain id: 1 to 2**53 - 1 (Palm's 11297108109 is beyond 2**31)."""
+    return positive_int(value, "chain_id", maximum=MAX_CHAIN_ID)
 
 
 def natural(value: object, what: str, *, maximum: int = 2**63 - 1) -> int:
@@ -171,6 +176,10 @@ def assets(value: object, what: str) -> list[Asset]:
 
 
 _SCALARS = (str, int, bool, type(None), Decimal, UUID, datetime)
+#: Floats below this (in magnitude) read back from a JSON document exactly: their
+#: shortest form has a decimal point, which PostgreSQL's numeric keeps. From 1e16
+#: on it is an exponent ("1e+23"), which comes back as an integer of other value.
+FLOAT_EXACT_BELOW = 1e16
 MAX_DEPTH = 32
 
 
@@ -190,6 +199,12 @@ def _json_value(value: object, where: str, depth: int) -> None:
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise InvalidInput(f"{where} is {value}, which JSON cannot hold.")
+        if abs(value) >= FLOAT_EXACT_BELOW:
+            raise InvalidInput(
+                f"{where} is the float {value!r}, which would not read back exactly "
+                "(PostgreSQL keeps JSON numbers as decimals, so it would come back as the "
+                f"int {int(Decimal(repr(value)))}); pass an int or a Decimal."
+            )
     elif isinstance(value, str):
         if not storable(value):
             raise _unstorable(value, where)
@@ -312,7 +327,7 @@ def plainly_valid_position(value: object) -> bool:
         protocol, chain = value.protocol, value.chain_id
         if type(protocol) is not str or not 0 < len(protocol) <= 64 or not storable(protocol):
             return False
-        if type(chain) is not int or not 0 < chain < 2**63:
+        if type(chain) is not int or not 0 < chain <= MAX_CHAIN_ID:
             return False
         wallet = value.wallet_address
         if type(wallet) is not str or not _WALLET.fullmatch(wallet.lower()):

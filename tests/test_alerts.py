@@ -281,10 +281,13 @@ def test_pending_for_user_after_its_signal_is_deleted(
 # -- fan_out -----------------------------------------------------------------------
 
 
-def test_fan_out_to_subscribers_on_their_first_valid_channel(
+def test_fan_out_to_subscribers_on_each_of_their_valid_channels(
     api: Api, db: psycopg.Connection[Any]
 ) -> None:
-    channel_of = {
+    # rows from before the database held preferences to the structs (0016)
+    for rule in ("notification_channels", "active_signals"):
+        db.execute(f"ALTER TABLE users DROP CONSTRAINT users_preferences_{rule}_check")
+    channels_of = {
         new_user(
             api,
             1,
@@ -292,16 +295,16 @@ def test_fan_out_to_subscribers_on_their_first_valid_channel(
                 active_signals=["funding_rate", "depeg"],
                 notification_channels=["telegram", "email"],
             ),
-        ): "telegram",
+        ): ["email", "telegram"],
         raw_user(
-            db, 2, {"activeSignals": ["depeg"], "notificationChannels": ["sms", "email"]}
-        ): "email",
-        new_user(api, 3, UserPreferences(active_signals=["depeg"])): "in_app",
-        raw_user(db, 4, {"activeSignals": ["depeg"], "notificationChannels": ["sms"]}): "in_app",
-        raw_user(db, 5, {"activeSignals": ["depeg"], "notificationChannels": "email"}): "in_app",
-        new_user(
-            api, 6, UserPreferences(active_signals=["depeg"], notification_channels=[])
-        ): "in_app",
+            db, 2, {"activeSignals": ["depeg"], "notificationChannels": ["sms", "email", "email"]}
+        ): ["email"],
+        new_user(api, 3, UserPreferences(active_signals=["depeg"])): ["in_app"],
+        raw_user(db, 4, {"activeSignals": ["depeg"], "notificationChannels": ["sms"]}): ["in_app"],
+        raw_user(db, 5, {"activeSignals": ["depeg"], "notificationChannels": "email"}): ["in_app"],
+        new_user(api, 6, UserPreferences(active_signals=["depeg"], notification_channels=[])): [
+            "in_app"
+        ],
     }
     # not subscribed to "depeg"
     new_user(api, 7, UserPreferences(active_signals=["funding_rate"]))
@@ -313,7 +316,7 @@ def test_fan_out_to_subscribers_on_their_first_valid_channel(
     signal = api.signals.create(type="depeg", asset="USDC", severity="critical")
     new_signal(api, "funding_rate", "ETH")  # the other signal is not fanned out
 
-    assert api.alerts.fan_out(signal.id) == len(channel_of)
+    assert api.alerts.fan_out(signal.id) == 7
 
     rows = db.execute(
         "SELECT user_id, signal_id, type, channel, message, metadata, status, sent_at,"
@@ -331,7 +334,8 @@ def test_fan_out_to_subscribers_on_their_first_valid_channel(
             None,
             None,
         )
-        for user_id, channel in channel_of.items()
+        for user_id, channels in channels_of.items()
+        for channel in channels
     ]
     assert sorted(rows) == sorted(expected)
 

@@ -304,8 +304,13 @@ def test_signal_bad(db: Conn, overrides: dict[str, Any], constraint: str) -> Non
         pytest.param({"health_factor": None}, id="hf-null"),
         pytest.param({"health_factor": Decimal("1e300")}, id="hf-huge"),
         pytest.param({"chain_id": 137}, id="chain-polygon"),
-        pytest.param({"collateral": Jsonb([{"symbol": "ETH", "amount": "1.5"}])}, id="collateral"),
-        pytest.param({"debt": Jsonb([{"symbol": "USDT", "amount": "1000"}])}, id="debt"),
+        pytest.param(
+            {"collateral": Jsonb([{"symbol": "ETH", "amount": "1.5", "valueUSD": "3000"}])},
+            id="collateral",
+        ),
+        pytest.param(
+            {"debt": Jsonb([{"symbol": "USDT", "amount": "1000", "valueUSD": "1000"}])}, id="debt"
+        ),
         pytest.param({"metadata": Jsonb({"ltv": "0.5"})}, id="metadata"),
     ],
 )
@@ -322,10 +327,16 @@ def test_position(db: Conn, overrides: dict[str, Any]) -> None:
         pytest.param(
             {"health_factor": "-Infinity"}, "positions_health_factor_check", id="hf-minus-inf"
         ),
-        pytest.param({"collateral": Jsonb({})}, "positions_collateral_check", id="coll-object"),
-        pytest.param({"collateral": Jsonb("x")}, "positions_collateral_check", id="coll-string"),
-        pytest.param({"debt": Jsonb(None)}, "positions_debt_check", id="debt-json-null"),
-        pytest.param({"debt": Jsonb({})}, "positions_debt_check", id="debt-object"),
+        # both the array rule (0004) and the asset rule (0016) refuse these; PostgreSQL
+        # checks a row's CHECKs in name order and names the first that fails
+        pytest.param(
+            {"collateral": Jsonb({})}, "positions_collateral_assets_check", id="coll-object"
+        ),
+        pytest.param(
+            {"collateral": Jsonb("x")}, "positions_collateral_assets_check", id="coll-string"
+        ),
+        pytest.param({"debt": Jsonb(None)}, "positions_debt_assets_check", id="debt-json-null"),
+        pytest.param({"debt": Jsonb({})}, "positions_debt_assets_check", id="debt-object"),
         pytest.param({"metadata": Jsonb([])}, "positions_metadata_check", id="metadata-array"),
         pytest.param({"chain_id": 0}, "positions_chain_id_check", id="chain-id-zero"),
         pytest.param({"chain_id": -1}, "positions_chain_id_check", id="chain-id-negative"),
@@ -414,7 +425,13 @@ INTENT_STATUSES = ("active", "triggered", "executed", "cancelled", "failed", "ex
             {"status": "executed", "triggered_at": T0, "executed_at": T0}, id="status-executed"
         ),
         pytest.param({"protocol": "aave-v3", "chain_id": 1}, id="scoped"),
-        pytest.param({"condition": Jsonb({}), "action": Jsonb({})}, id="empty-objects"),
+        pytest.param(
+            {
+                "condition": Jsonb({"operator": "<", "value": 1}),
+                "action": Jsonb({"type": "notify"}),
+            },
+            id="smallest-documents",
+        ),
     ],
 )
 def test_intent(db: Conn, overrides: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.rows import paused_gc, struct_row, use_raw_json
+from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
@@ -29,11 +29,13 @@ __all__ = [
     "acting_as",
     "execute",
     "fetch_all",
+    "fetch_batch",
     "fetch_one",
     "fetch_value",
     "stream",
     "transaction",
     "write_all",
+    "write_batch",
     "write_one",
 ]
 
@@ -100,19 +102,57 @@ async def write_one(
 
 async def write_all(conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
     """Run the writing query ``name`` (``RETURNING``); every row as ``cls``."""
-    try:
-        async with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
-            use_raw_json(cur.adapters)
-            await cur.execute(statement(name).sql, params)
-            return await cur.fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
+    rows: list[T] = await _rows(conn, name, params, cls, write=True)
+    return rows
 
 
 async def fetch_all(conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
     """Every row of query ``name`` as ``cls``."""
+    rows: list[T] = await _rows(conn, name, params, cls, write=False)
+    return rows
+
+
+async def fetch_batch(
+    conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
+) -> Batch[T]:
+    """Every row of query ``name`` as ``cls``; rows that do not fit are set aside.
+
+    For reads across users: one stored row that cannot be read never stops
+    the others (:class:`~defi_sql.rows.Batch`).
+    """
+    return Batch(await _rows(conn, name, params, cls, write=False, lenient=True))
+
+
+async def write_batch(
+    conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
+) -> Batch[T]:
+    """:func:`write_all` for writes across users: rows that do not fit are set aside.
+
+    To act on the set-aside rows atomically with the write, call this inside
+    :func:`transaction`.
+    """
+    return Batch(await _rows(conn, name, params, cls, write=True, lenient=True))
+
+
+async def _rows(
+    conn: AsyncConnection[Any],
+    name: str,
+    params: Params,
+    cls: type[T],
+    *,
+    write: bool,
+    lenient: bool = False,
+) -> list[Any]:
+    """The rows of query ``name`` as ``cls``; a write runs in a transaction (or savepoint).
+
+    ``lenient``: an :class:`~defi_sql.errors.UnreadableRow` stands in for each
+    row that does not fit, instead of raising it.
+    """
     try:
-        async with conn.cursor(row_factory=struct_row(cls)) as cur:
+        async with (
+            conn.transaction() if write else nullcontext(),
+            conn.cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+        ):
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
             with paused_gc():  # the rows are already here: building them is pure CPU

@@ -23,10 +23,18 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.aio._execute import execute, fetch_all, fetch_one, write_all, write_one
+from defi_sql.aio._execute import (
+    execute,
+    fetch_all,
+    fetch_one,
+    transaction,
+    write_all,
+    write_batch,
+    write_one,
+)
 from defi_sql.errors import InvalidInput, LeaseLost, NotFound
 from defi_sql.models import Alert, AlertChannel, AlertStatus, AlertWithSignal, Signal
-from defi_sql.rows import encode_json
+from defi_sql.rows import Batch, encode_json
 
 __all__ = [
     "acknowledge",
@@ -109,7 +117,7 @@ async def fan_out(conn: AsyncConnection[Any], signal_id: UUID) -> int:
 
 async def claim(
     conn: AsyncConnection[Any], *, limit: int = 100, lease: timedelta = DEFAULT_LEASE
-) -> list[Alert]:
+) -> Batch[Alert]:
     """Lease up to ``limit`` pending alerts, oldest first, for delivery by this worker.
 
     Each alert comes back with a new ``claim_token``, ``claimed_until`` (now +
@@ -119,12 +127,25 @@ async def claim(
     the channel, then :func:`mark_sent` (or :func:`mark_sent_many`) with the
     token, before the lease ends. The lease commits at once (on an autocommit
     connection) or with the caller's transaction.
+
+    A stored alert that cannot be read is not delivered: in the same
+    transaction it leaves the queue as ``failed`` with the reason in
+    ``metadata.failureReason``, and the result's ``unreadable`` reports it
+    (:class:`~defi_sql.rows.Batch`), so it never blocks the alerts behind it.
     """
     params = {
         "max_rows": validate.positive_int(limit, "limit"),
         "lease": validate.duration(lease, "lease", maximum=MAX_LEASE),
     }
-    return await write_all(conn, "claim_pending_alerts", params, Alert)
+    async with transaction(conn):
+        batch = await write_batch(conn, "claim_pending_alerts", params, Alert)
+        if batch.unreadable:
+            ids = [error.row_id for error in batch.unreadable]
+            reasons = [f"unreadable: {error}" for error in batch.unreadable]
+            await execute(
+                conn, "set_aside_unreadable_alerts", {"alert_ids": ids, "reasons": reasons}
+            )
+    return batch
 
 
 async def _transition(

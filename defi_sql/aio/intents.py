@@ -11,10 +11,10 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.aio._execute import fetch_all, fetch_one, write_one
+from defi_sql.aio._execute import fetch_all, fetch_batch, fetch_one, write_one
 from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Intent, IntentAction, IntentCondition, IntentStatus
-from defi_sql.rows import encode_json
+from defi_sql.rows import Batch, encode_json
 
 __all__ = [
     "TRANSITIONS",
@@ -146,6 +146,10 @@ async def mark_failed(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
     return await transition(conn, intent_id, "failed")
 
 
-async def due(conn: AsyncConnection[Any]) -> list[Intent]:
-    """Active, unexpired intents whose condition holds on the user's latest snapshot."""
-    return await fetch_all(conn, "due_intents", {}, Intent)
+async def due(conn: AsyncConnection[Any]) -> Batch[Intent]:
+    """Active, unexpired intents whose condition holds on the user's latest snapshot.
+
+    A stored intent that cannot be read is left out and reported in the
+    result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
+    """
+    return await fetch_batch(conn, "due_intents", {}, Intent)

@@ -15,10 +15,10 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
-from defi_sql.aio._execute import fetch_all, fetch_one, stream, write_one
+from defi_sql.aio._execute import fetch_all, fetch_batch, fetch_one, stream, write_one
 from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
-from defi_sql.rows import encode_json
+from defi_sql.rows import Batch, encode_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
@@ -166,21 +166,27 @@ async def history(
     return await fetch_all(conn, "user_position_history", params, Position)
 
 
-async def latest_per_user(conn: AsyncConnection[Any]) -> list[Position]:
-    """The most recent snapshot of every user who has one."""
-    return await fetch_all(conn, "latest_position_per_user", {}, Position)
+async def latest_per_user(conn: AsyncConnection[Any]) -> Batch[Position]:
+    """The most recent snapshot of every user who has one.
+
+    A stored snapshot that cannot be read is left out and reported in the
+    result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
+    """
+    return await fetch_batch(conn, "latest_position_per_user", {}, Position)
 
 
 async def at_risk(
     conn: AsyncConnection[Any], *, default_threshold: Decimal = DEFAULT_ALERT_THRESHOLD
-) -> list[PositionAtRisk]:
+) -> Batch[PositionAtRisk]:
     """Latest snapshots (per user, protocol and chain) below the user's alert threshold.
 
     The threshold is the user's ``preferences.alertThresholds.healthFactor``, or
-    ``default_threshold`` when unset. Lowest health factor first.
+    ``default_threshold`` when unset. Lowest health factor first. A stored
+    snapshot that cannot be read is left out and reported in the result's
+    ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
     threshold = validate.decimal(default_threshold, "default_threshold", minimum=Decimal(0))
-    return await fetch_all(
+    return await fetch_batch(
         conn, "positions_at_risk", {"default_threshold": threshold}, PositionAtRisk
     )
 

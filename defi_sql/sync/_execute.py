@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Generator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -23,7 +23,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.rows import paused_gc, struct_row, use_raw_json
+from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
 
@@ -31,11 +31,13 @@ __all__ = [
     "acting_as",
     "execute",
     "fetch_all",
+    "fetch_batch",
     "fetch_one",
     "fetch_value",
     "stream",
     "transaction",
     "write_all",
+    "write_batch",
     "write_one",
 ]
 T = TypeVar("T", bound=msgspec.Struct)
@@ -96,19 +98,53 @@ def write_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) ->
 
 def write_all(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
     """Run the writing query ``name`` (``RETURNING``); every row as ``cls``."""
-    try:
-        with conn.transaction(), conn.cursor(row_factory=struct_row(cls)) as cur:
-            use_raw_json(cur.adapters)
-            cur.execute(statement(name).sql, params)
-            return cur.fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
+    rows: list[T] = _rows(conn, name, params, cls, write=True)
+    return rows
 
 
 def fetch_all(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> list[T]:
     """Every row of query ``name`` as ``cls``."""
+    rows: list[T] = _rows(conn, name, params, cls, write=False)
+    return rows
+
+
+def fetch_batch(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> Batch[T]:
+    """Every row of query ``name`` as ``cls``; rows that do not fit are set aside.
+
+    For reads across users: one stored row that cannot be read never stops
+    the others (:class:`~defi_sql.rows.Batch`).
+    """
+    return Batch(_rows(conn, name, params, cls, write=False, lenient=True))
+
+
+def write_batch(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> Batch[T]:
+    """:func:`write_all` for writes across users: rows that do not fit are set aside.
+
+    To act on the set-aside rows atomically with the write, call this inside
+    :func:`transaction`.
+    """
+    return Batch(_rows(conn, name, params, cls, write=True, lenient=True))
+
+
+def _rows(
+    conn: Connection[Any],
+    name: str,
+    params: Params,
+    cls: type[T],
+    *,
+    write: bool,
+    lenient: bool = False,
+) -> list[Any]:
+    """The rows of query ``name`` as ``cls``; a write runs in a transaction (or savepoint).
+
+    ``lenient``: an :class:`~defi_sql.errors.UnreadableRow` stands in for each
+    row that does not fit, instead of raising it.
+    """
     try:
-        with conn.cursor(row_factory=struct_row(cls)) as cur:
+        with (
+            conn.transaction() if write else nullcontext(),
+            conn.cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+        ):
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
             with paused_gc():

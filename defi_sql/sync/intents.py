@@ -16,8 +16,8 @@ from psycopg.types.json import Jsonb
 from defi_sql import validate
 from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Intent, IntentAction, IntentCondition, IntentStatus
-from defi_sql.rows import encode_json
-from defi_sql.sync._execute import fetch_all, fetch_one, write_one
+from defi_sql.rows import Batch, encode_json
+from defi_sql.sync._execute import fetch_all, fetch_batch, fetch_one, write_one
 
 __all__ = [
     "TRANSITIONS",
@@ -146,6 +146,10 @@ def mark_failed(conn: Connection[Any], intent_id: UUID) -> Intent:
     return transition(conn, intent_id, "failed")
 
 
-def due(conn: Connection[Any]) -> list[Intent]:
-    """Active, unexpired intents whose condition holds on the user's latest snapshot."""
-    return fetch_all(conn, "due_intents", {}, Intent)
+def due(conn: Connection[Any]) -> Batch[Intent]:
+    """Active, unexpired intents whose condition holds on the user's latest snapshot.
+
+    A stored intent that cannot be read is left out and reported in the
+    result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
+    """
+    return fetch_batch(conn, "due_intents", {}, Intent)

@@ -20,9 +20,9 @@ from psycopg.types.json import Jsonb, set_json_dumps
 from defi_sql import validate
 from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
-from defi_sql.rows import encode_json
+from defi_sql.rows import Batch, encode_json
 from defi_sql.statements import statement
-from defi_sql.sync._execute import fetch_all, fetch_one, stream, write_one
+from defi_sql.sync._execute import fetch_all, fetch_batch, fetch_one, stream, write_one
 from defi_sql.translate import translate
 
 __all__ = [
@@ -156,21 +156,27 @@ def history(
     return fetch_all(conn, "user_position_history", params, Position)
 
 
-def latest_per_user(conn: Connection[Any]) -> list[Position]:
-    """The most recent snapshot of every user who has one."""
-    return fetch_all(conn, "latest_position_per_user", {}, Position)
+def latest_per_user(conn: Connection[Any]) -> Batch[Position]:
+    """The most recent snapshot of every user who has one.
+
+    A stored snapshot that cannot be read is left out and reported in the
+    result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
+    """
+    return fetch_batch(conn, "latest_position_per_user", {}, Position)
 
 
 def at_risk(
     conn: Connection[Any], *, default_threshold: Decimal = DEFAULT_ALERT_THRESHOLD
-) -> list[PositionAtRisk]:
+) -> Batch[PositionAtRisk]:
     """Latest snapshots (per user, protocol and chain) below the user's alert threshold.
 
     The threshold is the user's ``preferences.alertThresholds.healthFactor``, or
-    ``default_threshold`` when unset. Lowest health factor first.
+    ``default_threshold`` when unset. Lowest health factor first. A stored
+    snapshot that cannot be read is left out and reported in the result's
+    ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
     threshold = validate.decimal(default_threshold, "default_threshold", minimum=Decimal(0))
-    return fetch_all(conn, "positions_at_risk", {"default_threshold": threshold}, PositionAtRisk)
+    return fetch_batch(conn, "positions_at_risk", {"default_threshold": threshold}, PositionAtRisk)
 
 
 def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Generator[Position, None, None]:

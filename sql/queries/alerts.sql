@@ -30,31 +30,31 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
  ORDER BY created_at DESC;
 
 -- name: fan_out_signal(signal_id)!
--- One pending alert per user whose preferences.activeSignals contain the type
--- of this active signal, on the user's first usable notification channel
--- (in_app when none). Users already alerted about it are skipped, even by a
--- concurrent fan-out (alerts_signal_id_user_id_type_key). One statement.
+-- One pending alert per notification channel of each user whose
+-- preferences.activeSignals contain the type of this active signal (in_app
+-- when the user names no usable channel). Alerts already queued for this
+-- signal, user and channel are skipped, even by a concurrent fan-out
+-- (alerts_signal_id_user_id_type_channel_key). One statement.
 -- The subscribed users come from users_preferences_active_signals_idx, which
 -- serves the predicate only as written: u.preferences -> 'activeSignals' ? s.type.
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
-SELECT u.id, s.id, 'signal_detected',
-       coalesce((SELECT c.channel
-                   FROM jsonb_array_elements_text(
-                            CASE WHEN jsonb_typeof(u.preferences -> 'notificationChannels') = 'array'
-                                 THEN u.preferences -> 'notificationChannels' END)
-                        WITH ORDINALITY AS c (channel, n)
-                  WHERE c.channel IN ('telegram', 'email', 'in_app')
-                  ORDER BY c.n
-                  LIMIT 1), 'in_app'),
+SELECT u.id, s.id, 'signal_detected', ch.channel,
        s.type || ' signal on ' || s.asset || ' (' || s.severity || ')',
        jsonb_build_object('severity', s.severity)
   FROM signals AS s
   JOIN users AS u
     ON jsonb_typeof(u.preferences -> 'activeSignals') = 'array'
    AND u.preferences -> 'activeSignals' ? s.type
+ CROSS JOIN LATERAL unnest(coalesce(
+        (SELECT array_agg(DISTINCT c.channel)
+           FROM jsonb_array_elements_text(
+                    CASE WHEN jsonb_typeof(u.preferences -> 'notificationChannels') = 'array'
+                         THEN u.preferences -> 'notificationChannels' END) AS c (channel)
+          WHERE c.channel IN ('telegram', 'email', 'in_app')),
+        ARRAY['in_app'])) AS ch (channel)
  WHERE s.id = :signal_id
    AND s.status = 'active'
-ON CONFLICT (signal_id, user_id, type) WHERE signal_id IS NOT NULL DO NOTHING;
+ON CONFLICT (signal_id, user_id, type, channel) WHERE signal_id IS NOT NULL DO NOTHING;
 
 -- name: claim_pending_alerts(max_rows, lease)
 -- Lease up to max_rows pending alerts, oldest first, whose last lease (if any)
@@ -147,3 +147,13 @@ UPDATE alerts
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key;
+
+-- name: set_aside_unreadable_alerts(alert_ids, reasons)!
+-- Take claimed alerts that cannot be read out of the delivery queue: each
+-- becomes failed, with its reason (reasons[i] for alert_ids[i]) kept in
+-- metadata.failureReason, so that it never comes first in a claim again.
+UPDATE alerts AS a
+   SET status = 'failed',
+       metadata = a.metadata || jsonb_build_object('failureReason', r.reason)
+  FROM unnest(:alert_ids::uuid[], :reasons::text[]) AS r (alert_id, reason)
+ WHERE a.id = r.alert_id;

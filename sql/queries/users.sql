@@ -16,11 +16,14 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
  WHERE id = :user_id;
 
 -- name: get_user_by_wallet(wallet_address)^
--- One user by wallet address (lower case).
+-- One user by wallet address, in any letter case (the wallet_address domain's =,
+-- users_wallet_address_lower_idx). Stored addresses are lower case and unique,
+-- so at most one row matches; LIMIT 1 says so to `defi-sql check`.
 -- returns: User
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
- WHERE wallet_address = :wallet_address;
+ WHERE wallet_address = :wallet_address
+ LIMIT 1;
 
 -- name: get_or_create_user(wallet_address)^
 -- Idempotent sign-in: the user of this wallet, created if missing. Safe under
@@ -41,10 +44,18 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
  LIMIT 1;
 
 -- name: merge_user_preferences(user_id, patch)^
--- Merge a preferences patch into the stored object (top-level keys replaced).
+-- Merge a preferences patch into the stored object: top-level keys replaced,
+-- except alertThresholds, whose keys are merged one by one, so thresholds the
+-- patch does not name (the TypeScript app's own, e.g. liquidationWarning) stay.
 -- returns: User
 UPDATE users
-   SET preferences = preferences || :patch
+   SET preferences = preferences || :patch::jsonb
+       || CASE WHEN jsonb_typeof(preferences -> 'alertThresholds') = 'object'
+                AND jsonb_typeof(:patch::jsonb -> 'alertThresholds') = 'object'
+               THEN jsonb_build_object('alertThresholds',
+                        (preferences -> 'alertThresholds') || (:patch::jsonb -> 'alertThresholds'))
+               ELSE '{}'::jsonb
+          END
  WHERE id = :user_id
 RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
 
