@@ -15,6 +15,9 @@ each query is prepared and described by the server, its generic plan read, and:
 * its operator must fit its result: ``^``/``$`` at most one row, ``$`` one
   column, ``!`` no ``RETURNING``, and no literal ``%`` psycopg would mangle.
 
+Then the database must hold every JSON document to its struct's ``Literal``
+values (:mod:`defi_sql.contract`).
+
 With ``database``, a live database is compared with what the migrations
 produce at its level (drift). Every problem is reported, each with its file
 and line; errors fail the check, warnings do not.
@@ -40,6 +43,7 @@ from defi_sql._aiosql import internal_queries
 from defi_sql.catalog import Fingerprint, fingerprint
 from defi_sql.config import mask_conninfo
 from defi_sql.connection import connect
+from defi_sql.contract import check_documents
 from defi_sql.describe import Description, describe, to_numbered
 from defi_sql.dump import scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError
@@ -430,6 +434,7 @@ def run_check(
             }
             report.problems[checked:checked] = [p for n, p in one_back if n not in broken]
             _old_code(report, conn, sql_dir, forwards)
+            check_documents(report, conn, module)
         if database is not None:
             _drift(report, database, [f.stem for f in forwards], levels)
     return report
