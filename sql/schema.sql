@@ -146,6 +146,20 @@ CREATE FUNCTION public.is_json_within_depth(document jsonb) RETURNS boolean
 COMMENT ON FUNCTION public.is_json_within_depth(document jsonb) IS 'True when no value in document is nested 32 levels or more below it (the document itself is level 0; each object member and array element one more): defi_sql.validate.MAX_DEPTH, and far below what a JSON decoder''s recursion allows.';
 
 --
+-- Name: json_decimal(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.json_decimal(value jsonb) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN public.is_json_decimal(value) THEN ((value #>> '{}'::text[]))::numeric ELSE NULL::numeric END;
+
+--
+-- Name: FUNCTION json_decimal(value jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.json_decimal(value jsonb) IS 'The decimal a JSON value holds when is_json_decimal(value) (a number >= 0, or a string of digits with optional fraction and exponent), else NULL: how every query reads thresholds and intent values, the way defi_sql.models reads them.';
+
+--
 -- Name: normalize_wallet_address(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -616,6 +630,7 @@ CREATE TABLE public.positions (
     snapshot_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    write_seq bigint,
     CONSTRAINT positions_chain_id_check CHECK ((chain_id > 0)),
     CONSTRAINT positions_chain_id_safe_integer_check CHECK ((chain_id <= '9007199254740991'::bigint)),
     CONSTRAINT positions_collateral_assets_check CHECK (public.is_asset_list(collateral)),
@@ -696,6 +711,12 @@ COMMENT ON COLUMN public.positions.snapshot_at IS 'When the on-chain state was r
 COMMENT ON COLUMN public.positions.updated_at IS 'Time of the last update; maintained by trigger positions_set_updated_at.';
 
 --
+-- Name: COLUMN positions.write_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.write_seq IS 'Order in which snapshots were written (from sequence positions_write_seq): breaks ties of snapshot_at, the last written wins. NULL for rows written before migration 0023.';
+
+--
 -- Name: CONSTRAINT positions_chain_id_safe_integer_check ON positions; Type: COMMENT; Schema: public; Owner: -
 --
 
@@ -706,6 +727,23 @@ COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions 
 --
 
 COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
+
+--
+-- Name: positions_write_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.positions_write_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: positions_write_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.positions_write_seq OWNED BY public.positions.write_seq;
 
 --
 -- Name: signals; Type: TABLE; Schema: public; Owner: -
@@ -854,6 +892,12 @@ COMMENT ON CONSTRAINT users_preferences_alert_thresholds_check ON public.users I
 COMMENT ON CONSTRAINT users_preferences_notification_channels_check ON public.users IS 'notificationChannels, when set, lists only channels an alert can be delivered on (alerts_channel_check).';
 
 --
+-- Name: positions write_seq; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions ALTER COLUMN write_seq SET DEFAULT nextval('public.positions_write_seq'::regclass);
+
+--
 -- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -992,16 +1036,16 @@ CREATE INDEX event_store_stream_type_position_idx ON public.event_store USING bt
 COMMENT ON INDEX public.event_store_stream_type_position_idx IS 'Serves reading all events of one stream type in global order (per-type projections).';
 
 --
--- Name: intents_active_created_at_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: intents_active_created_at_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX intents_active_created_at_idx ON public.intents USING btree (created_at) WHERE (status = 'active'::text);
+CREATE INDEX intents_active_created_at_id_idx ON public.intents USING btree (created_at, id) WHERE (status = 'active'::text);
 
 --
--- Name: INDEX intents_active_created_at_idx; Type: COMMENT; Schema: public; Owner: -
+-- Name: INDEX intents_active_created_at_id_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.intents_active_created_at_idx IS 'Partial index over active intents only: serves the evaluator''s scan of all active intents.';
+COMMENT ON INDEX public.intents_active_created_at_id_idx IS 'Partial index over active intents only, in due_intents'' order (created_at, then id): serves the evaluator''s scan of all active intents.';
 
 --
 -- Name: intents_user_id_status_idx; Type: INDEX; Schema: public; Owner: -
@@ -1317,6 +1361,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_worker;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
+
+--
+-- Name: SEQUENCE positions_write_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT USAGE ON SEQUENCE public.positions_write_seq TO defi_app;
+GRANT USAGE ON SEQUENCE public.positions_write_seq TO defi_worker;
 
 --
 -- Name: TABLE signals; Type: ACL; Schema: public; Owner: -

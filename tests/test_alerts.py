@@ -287,15 +287,25 @@ def test_fan_out_to_subscribers_on_each_of_their_valid_channels(
     # rows from before the database held preferences to the structs (0016)
     for rule in ("notification_channels", "active_signals"):
         db.execute(f"ALTER TABLE users DROP CONSTRAINT users_preferences_{rule}_check")
+    linked = new_user(
+        api,
+        13,
+        UserPreferences(active_signals=["depeg"], notification_channels=["telegram", "in_app"]),
+    )
+    api.users.set_telegram_chat(linked, "42")
     channels_of = {
-        new_user(
+        new_user(  # telegram without a linked chat cannot reach the user
             api,
             1,
             UserPreferences(
                 active_signals=["funding_rate", "depeg"],
                 notification_channels=["telegram", "email"],
             ),
-        ): ["email", "telegram"],
+        ): ["email"],
+        linked: ["in_app", "telegram"],
+        new_user(
+            api, 14, UserPreferences(active_signals=["depeg"], notification_channels=["telegram"])
+        ): ["in_app"],
         raw_user(
             db, 2, {"activeSignals": ["depeg"], "notificationChannels": ["sms", "email", "email"]}
         ): ["email"],
@@ -316,7 +326,7 @@ def test_fan_out_to_subscribers_on_each_of_their_valid_channels(
     signal = api.signals.create(type="depeg", asset="USDC", severity="critical")
     new_signal(api, "funding_rate", "ETH")  # the other signal is not fanned out
 
-    assert api.alerts.fan_out(signal.id) == 7
+    assert api.alerts.fan_out(signal.id) == 9
 
     rows = db.execute(
         "SELECT user_id, signal_id, type, channel, message, metadata, status, sent_at,"

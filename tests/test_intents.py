@@ -578,21 +578,24 @@ def test_due_respects_protocol_and_chain_scope(
 
 
 @pytest.mark.parametrize(
-    ("operator", "value"),
+    ("operator", "value", "is_due"),
     [
-        pytest.param("<", "1000", id="lt-1000"),
-        pytest.param("<=", "1000", id="le-1000"),
-        pytest.param(">", "0", id="gt-0"),
-        pytest.param(">=", "0", id="ge-0"),
+        pytest.param("<", "1000", False, id="lt-1000"),
+        pytest.param("<=", "1000", False, id="le-1000"),
+        pytest.param(">", "1000", True, id="gt-1000"),
+        pytest.param(">=", "1000", True, id="ge-1000"),
     ],
 )
-def test_due_never_on_a_null_health_factor(api: Api, operator: str, value: str) -> None:
+def test_a_null_health_factor_is_infinitely_high(
+    api: Api, operator: str, value: str, is_due: bool
+) -> None:
+    """No debt, no liquidation: "withdraw when HF > x" holds, "repay when HF < x" never."""
     user = api.users.create(wallet_address=WALLET)
     condition = IntentCondition(operator=operator, value=Decimal(value))  # type: ignore[arg-type]
-    api.intents.create(user_id=user.id, condition=condition, action=NOTIFY)
-    snapshot(api, user.id, "1.0", hours_ago=2)  # would match, but it is not the latest
+    intent = api.intents.create(user_id=user.id, condition=condition, action=NOTIFY)
+    snapshot(api, user.id, "1.0", hours_ago=2)  # the opposite answer, but not the latest
     snapshot(api, user.id, None, hours_ago=1)  # no debt: no health factor
-    assert due_ids(api) == []
+    assert due_ids(api) == ([intent.id] if is_due else [])
 
 
 def test_due_skips_expired_intents(api: Api, db: psycopg.Connection[Any]) -> None:

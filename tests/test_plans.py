@@ -113,7 +113,7 @@ CASES = [
     Case(
         "due_intents",
         lambda d: {},
-        frozenset({"intents_active_created_at_idx", "positions_user_id_snapshot_at_idx"}),
+        frozenset({"intents_active_created_at_id_idx", "positions_user_id_snapshot_at_idx"}),
     ),
     Case(
         "read_stream",

@@ -494,7 +494,7 @@ def risky(api: Api, db: psycopg.Connection[Any]) -> dict[str, UUID]:
             snap(u["default"], hf="1.6", protocol="compound-v3"),
             snap(u["own-2.0"], hf="1.8"),
             snap(u["own-1.1"], hf="1.3"),
-            snap(u["string"], hf="2.5"),  # below "3.0", but a string is not a threshold
+            snap(u["string"], hf="2.5"),  # below "3.0": a decimal string is a threshold too
             snap(u["string"], hf="1.4", chain_id=10),
             snap(u["no-debt"], hf=None),
             snap(u["no-debt"], hours=-1, hf=None, chain_id=10),
@@ -512,15 +512,31 @@ def risky(api: Api, db: psycopg.Connection[Any]) -> dict[str, UUID]:
     [  # "user/chain health factor<alert threshold", lowest health factor first
         pytest.param(
             {},
-            ["recovered/10 0.9<1.5", "default/1 1.2<1.5", "string/10 1.4<1.5", "own-2.0/1 1.8<2.0"],
+            [
+                "recovered/10 0.9<1.5",
+                "default/1 1.2<1.5",
+                "string/10 1.4<3.0",
+                "own-2.0/1 1.8<2.0",
+                "string/1 2.5<3.0",
+            ],
             id="default-1.5",
         ),
         pytest.param(
             {"default_threshold": Decimal("1.3")},
-            ["recovered/10 0.9<1.3", "default/1 1.2<1.3", "own-2.0/1 1.8<2.0"],
+            [
+                "recovered/10 0.9<1.3",
+                "default/1 1.2<1.3",
+                "string/10 1.4<3.0",
+                "own-2.0/1 1.8<2.0",
+                "string/1 2.5<3.0",
+            ],
             id="default-1.3",
         ),
-        pytest.param({"default_threshold": Decimal(0)}, ["own-2.0/1 1.8<2.0"], id="default-0"),
+        pytest.param(
+            {"default_threshold": Decimal(0)},
+            ["string/10 1.4<3.0", "own-2.0/1 1.8<2.0", "string/1 2.5<3.0"],
+            id="default-0",
+        ),
     ],
 )
 def test_at_risk(

@@ -40,24 +40,32 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _plain(value: Decimal) -> str:
+    """A decimal in plain notation, the one form intents store: 2E+1 is "20", 1E-7 "0.0000001"."""
+    return format(value, "f")
+
+
 def _condition(value: object) -> Jsonb:
     if not isinstance(value, IntentCondition):
         raise InvalidInput(f"condition must be an IntentCondition, not {type(value).__name__}.")
     validate.choice(value.metric, "condition.metric", ("healthFactor",))
     validate.choice(value.operator, "condition.operator", ("<", "<=", ">", ">="))
     validate.decimal(value.value, "condition.value", minimum=Decimal(0))
-    return Jsonb(value, dumps=encode_json)
+    document = {"metric": value.metric, "operator": value.operator, "value": _plain(value.value)}
+    return Jsonb(document, dumps=encode_json)
 
 
 def _action(value: object) -> Jsonb:
     if not isinstance(value, IntentAction):
         raise InvalidInput(f"action must be an IntentAction, not {type(value).__name__}.")
     validate.choice(value.type, "action.type", ("repay", "deposit", "withdraw", "notify"))
+    document: dict[str, object] = {"type": value.type}
     if value.asset is not None:
-        validate.text(value.asset, "action.asset", max_length=64)
+        document["asset"] = validate.text(value.asset, "action.asset", max_length=64)
     if value.amount is not None:
-        validate.decimal(value.amount, "action.amount", minimum=Decimal(0))
-    return Jsonb(value, dumps=encode_json)
+        amount = validate.decimal(value.amount, "action.amount", minimum=Decimal(0))
+        document["amount"] = _plain(amount)
+    return Jsonb(document, dumps=encode_json)
 
 
 async def create(
@@ -147,7 +155,13 @@ async def mark_failed(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
 
 
 async def due(conn: AsyncConnection[Any]) -> Batch[Intent]:
-    """Active, unexpired intents whose condition holds on the user's latest snapshot.
+    """Active, unexpired intents whose condition holds on one of the user's latest snapshots.
+
+    "Latest" means one per (protocol, chain) within the intent's scope (any
+    protocol and chain when it names none): the newest ``snapshot_at``, the
+    last written among equal ones. A NULL health factor (no debt) counts as
+    infinitely high: ``>`` and ``>=`` conditions hold on it, ``<`` and ``<=``
+    never do. Oldest intent first.
 
     A stored intent that cannot be read is left out and reported in the
     result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.

@@ -27,16 +27,18 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
   FROM alerts
  WHERE user_id = :user_id
    AND status = 'pending'
- ORDER BY created_at DESC;
+ ORDER BY created_at DESC, id DESC;
 
 -- name: fan_out_signal(signal_id)!
--- One pending alert per notification channel of each user whose
--- preferences.activeSignals contain the type of this active signal (in_app
--- when the user names no usable channel). Alerts already queued for this
--- signal, user and channel are skipped, even by a concurrent fan-out
--- (alerts_signal_id_user_id_type_channel_key). One statement.
--- The subscribed users come from users_preferences_active_signals_idx, which
--- serves the predicate only as written: u.preferences -> 'activeSignals' ? s.type.
+-- Queue the signal for every user whose preferences.activeSignals contain its
+-- type, once per notification channel that can reach the user: telegram only
+-- with a linked telegram_chat_id, email and in_app always; in_app when the
+-- user names no such channel. Skipped: a signal that is not active or whose
+-- expires_at has passed (whether or not the expiry job has run), and users
+-- already alerted about this signal, of any type, on any channel. A
+-- concurrent fan-out adds nothing twice (alerts_signal_id_user_id_type_channel_key).
+-- One statement. The subscribed users come from users_preferences_active_signals_idx,
+-- which serves the predicate only as written: u.preferences -> 'activeSignals' ? s.type.
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 SELECT u.id, s.id, 'signal_detected', ch.channel,
        s.type || ' signal on ' || s.asset || ' (' || s.severity || ')',
@@ -50,10 +52,13 @@ SELECT u.id, s.id, 'signal_detected', ch.channel,
            FROM jsonb_array_elements_text(
                     CASE WHEN jsonb_typeof(u.preferences -> 'notificationChannels') = 'array'
                          THEN u.preferences -> 'notificationChannels' END) AS c (channel)
-          WHERE c.channel IN ('telegram', 'email', 'in_app')),
+          WHERE c.channel IN ('email', 'in_app')
+             OR (c.channel = 'telegram' AND u.telegram_chat_id IS NOT NULL)),
         ARRAY['in_app'])) AS ch (channel)
  WHERE s.id = :signal_id
    AND s.status = 'active'
+   AND (s.expires_at IS NULL OR s.expires_at > now())
+   AND NOT EXISTS (SELECT 1 FROM alerts AS a WHERE a.signal_id = s.id AND a.user_id = u.id)
 ON CONFLICT (signal_id, user_id, type, channel) WHERE signal_id IS NOT NULL DO NOTHING;
 
 -- name: claim_pending_alerts(max_rows, lease)
@@ -68,7 +73,7 @@ WITH due AS (
       FROM alerts
      WHERE status = 'pending'
        AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())
-     ORDER BY created_at
+     ORDER BY created_at, id
      LIMIT :max_rows
        FOR UPDATE SKIP LOCKED
 ), leased AS (

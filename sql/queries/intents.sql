@@ -25,7 +25,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
  WHERE user_id = :user_id
    AND status = 'active'
    AND (expires_at IS NULL OR expires_at > now())
- ORDER BY created_at;
+ ORDER BY created_at, id;
 
 -- name: transition_intent(intent_id, from_statuses, to_status)^
 -- Move an intent to to_status if its status is one of from_statuses, stamping
@@ -41,30 +41,32 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
           executed_at, expires_at, created_at, updated_at;
 
 -- name: due_intents()
--- Active, unexpired intents whose health-factor condition holds on the user's
--- latest snapshot of some (protocol, chain) within the intent's scope (all of
--- the user's positions when the intent has none). A condition value that is
--- not a plain number (written by another application) never holds, rather
--- than failing the query for everyone. One statement.
+-- Active, unexpired intents whose health-factor condition holds on at least
+-- one of the user's latest snapshots, one per (protocol, chain) within the
+-- intent's scope (all of the user's positions when the intent names none).
+-- "Latest" is the rule of positions.sql: newest snapshot_at, then the last
+-- written. The condition's value is read by json_decimal, in any notation the
+-- database accepts ("20", "2E+1", 1.5). A NULL health factor (no debt, so
+-- never liquidatable) counts as infinitely high: "> x" and ">= x" hold on it,
+-- "< x" and "<= x" never do. One statement, oldest intent first.
 -- returns: Intent
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
   FROM intents AS i
- CROSS JOIN LATERAL (
-        SELECT CASE WHEN i.condition ->> 'value' ~ '^[0-9]{1,60}(\.[0-9]{1,60})?$'
-                    THEN (i.condition ->> 'value')::numeric END AS threshold
-       ) AS c
+ CROSS JOIN LATERAL (SELECT json_decimal(i.condition -> 'value') AS threshold) AS c
  WHERE i.status = 'active'
    AND (i.expires_at IS NULL OR i.expires_at > now())
    AND coalesce(i.condition ->> 'metric', 'healthFactor') = 'healthFactor'
    AND EXISTS (
         SELECT 1
-          FROM (SELECT DISTINCT ON (p.protocol, p.chain_id) p.health_factor
+          FROM (SELECT DISTINCT ON (p.protocol, p.chain_id)
+                       coalesce(p.health_factor, 'Infinity') AS health_factor
                   FROM positions AS p
                  WHERE p.user_id = i.user_id
                    AND (i.protocol IS NULL OR p.protocol = i.protocol)
                    AND (i.chain_id IS NULL OR p.chain_id = i.chain_id)
-                 ORDER BY p.protocol, p.chain_id, p.snapshot_at DESC, p.id DESC) AS latest
+                 ORDER BY p.protocol, p.chain_id, p.snapshot_at DESC,
+                          p.write_seq DESC NULLS LAST, p.id DESC) AS latest
          WHERE CASE i.condition ->> 'operator'
                    WHEN '<'  THEN latest.health_factor <  c.threshold
                    WHEN '<=' THEN latest.health_factor <= c.threshold
@@ -73,4 +75,4 @@ SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
                    ELSE false
                END
        )
- ORDER BY i.created_at;
+ ORDER BY i.created_at, i.id;

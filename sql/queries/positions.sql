@@ -1,5 +1,10 @@
 -- Positions: health-factor snapshots of a wallet on a protocol, many per user.
 -- Reads go newest first through positions_user_id_snapshot_at_idx.
+--
+-- One rule names "the latest snapshot", in every query here and in
+-- intents.due_intents: the newest snapshot_at, then the last written
+-- (write_seq DESC NULLS LAST, from migration 0023), then id DESC. Lists use
+-- the same order, so snapshots with equal times always come in one order.
 
 -- name: create_position(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
 -- Record one snapshot (snapshot_at defaults to now()).
@@ -26,7 +31,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
        metadata, snapshot_at, created_at, updated_at
   FROM positions
  WHERE user_id = :user_id
- ORDER BY snapshot_at DESC;
+ ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: latest_user_position(user_id)^
 -- The most recent snapshot of a user, on any protocol.
@@ -35,7 +40,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
        metadata, snapshot_at, created_at, updated_at
   FROM positions
  WHERE user_id = :user_id
- ORDER BY snapshot_at DESC
+ ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT 1;
 
 -- name: latest_user_positions_per_protocol(user_id)
@@ -46,7 +51,7 @@ SELECT DISTINCT ON (protocol, chain_id)
        metadata, snapshot_at, created_at, updated_at
   FROM positions
  WHERE user_id = :user_id
- ORDER BY protocol, chain_id, snapshot_at DESC;
+ ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: wallet_protocol_positions(wallet_address, protocol, max_rows)
 -- Snapshots of a wallet on a protocol, newest first, at most max_rows.
@@ -56,7 +61,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
   FROM positions
  WHERE wallet_address = :wallet_address
    AND protocol = :protocol
- ORDER BY snapshot_at DESC
+ ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT :max_rows;
 
 -- name: user_position_history(user_id, since, until)
@@ -68,7 +73,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  WHERE user_id = :user_id
    AND snapshot_at >= :since
    AND snapshot_at < :until
- ORDER BY snapshot_at;
+ ORDER BY snapshot_at, write_seq NULLS FIRST, id;
 
 -- name: latest_position_per_user()
 -- The most recent snapshot of every user who has one (LATERAL over users:
@@ -84,16 +89,17 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
                debt, metadata, snapshot_at, created_at, updated_at
           FROM positions
          WHERE positions.user_id = u.id
-         ORDER BY snapshot_at DESC
+         ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
          LIMIT 1
        ) AS p
  ORDER BY u.id;
 
 -- name: positions_at_risk(default_threshold)
 -- Every user's latest snapshot per (protocol, chain) whose health factor is
--- below the user's own preferences.alertThresholds.healthFactor, or below
--- default_threshold when that is unset or not a JSON number. One statement.
--- A NULL threshold compares as unknown, so its rows never come back.
+-- below the user's own preferences.alertThresholds.healthFactor (a JSON number
+-- or decimal string, read by json_decimal as users.get reads it), or below
+-- default_threshold when that is unset. One statement. A NULL health factor
+-- (no debt) is never below anything.
 -- returns: PositionAtRisk
 -- not null: alert_threshold
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
@@ -101,10 +107,8 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
        t.alert_threshold
   FROM users AS u
  CROSS JOIN LATERAL (
-        SELECT coalesce(
-                   CASE WHEN jsonb_typeof(u.preferences #> '{alertThresholds,healthFactor}') = 'number'
-                        THEN (u.preferences #> '{alertThresholds,healthFactor}')::numeric END,
-                   :default_threshold::numeric) AS alert_threshold
+        SELECT coalesce(json_decimal(u.preferences #> '{alertThresholds,healthFactor}'),
+                        :default_threshold::numeric) AS alert_threshold
        ) AS t
  CROSS JOIN LATERAL (
         SELECT DISTINCT ON (protocol, chain_id)
@@ -112,10 +116,10 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
                debt, metadata, snapshot_at, created_at, updated_at
           FROM positions
          WHERE positions.user_id = u.id
-         ORDER BY protocol, chain_id, snapshot_at DESC
+         ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
        ) AS p
  WHERE p.health_factor < t.alert_threshold
- ORDER BY p.health_factor, p.user_id;
+ ORDER BY p.health_factor, p.user_id, p.protocol, p.chain_id;
 
 -- name: stream_positions()
 -- Every snapshot in storage order, for exports and projections: no sort, so

@@ -23,13 +23,14 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 
 -- name: active_signals_for_asset(asset)
 -- Active, unexpired signals of one asset, newest first (signals_asset_status_idx).
+-- The symbol is matched exactly as written: 'ETH' and 'eth' are two assets.
 -- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE asset = :asset
    AND status = 'active'
    AND (expires_at IS NULL OR expires_at > now())
- ORDER BY detected_at DESC;
+ ORDER BY detected_at DESC, id DESC;
 
 -- name: recent_signals_by_type(type, max_rows)
 -- The latest signals of one type, any status, newest first (signals_type_detected_at_idx).
@@ -37,7 +38,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE type = :type
- ORDER BY detected_at DESC
+ ORDER BY detected_at DESC, id DESC
  LIMIT :max_rows;
 
 -- name: active_signals(max_rows)
@@ -47,7 +48,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
   FROM signals
  WHERE status = 'active'
    AND (expires_at IS NULL OR expires_at > now())
- ORDER BY detected_at DESC
+ ORDER BY detected_at DESC, id DESC
  LIMIT :max_rows;
 
 -- name: expire_overdue_signals()!
