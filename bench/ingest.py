@@ -14,7 +14,8 @@ import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_dumps
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
@@ -55,6 +57,15 @@ INSERT_SQL = (
     "INSERT INTO positions (user_id, wallet_address, protocol, chain_id, health_factor, "
     "collateral, debt, metadata, snapshot_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+#: The CHECKs that hold positions' documents to the structs (migration 0016): what
+#: the database's side of the contract with other writers costs an ingest.
+CONTRACT = (
+    "positions_collateral_assets_check",
+    "positions_debt_assets_check",
+    "positions_metadata_depth_check",
+    "positions_chain_id_safe_integer_check",
+)
+WITHOUT_CONTRACT = "the same, without the document CHECKs of 0016"
 #: what the baseline must show (speed-up factors, rows/s against rows/s)
 TARGETS = {"psycopg executemany (pipeline)": 3.0, "SQLAlchemy 2 ORM (add_all)": 25.0}
 RATE_TARGET = 100_000
@@ -116,6 +127,30 @@ def _timed(conn: psycopg.Connection[Any], write: Callable[[], object], repeat: i
             times.append(time.perf_counter() - started)
     conn.execute("TRUNCATE positions")
     return statistics.median(times)
+
+
+@contextmanager
+def _without(conn: psycopg.Connection[Any], constraints: tuple[str, ...]) -> Iterator[None]:
+    """The positions table without these CHECKs for the block; put back (validated) after."""
+    definitions = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'positions'::regclass AND conname = ANY(%s)",
+        (list(constraints),),
+    ).fetchall()
+    assert len(definitions) == len(constraints), definitions
+    for name, _ in definitions:
+        conn.execute(
+            sql.SQL("ALTER TABLE positions DROP CONSTRAINT {}").format(sql.Identifier(name))
+        )
+    try:
+        yield
+    finally:
+        for name, definition in definitions:
+            conn.execute(
+                sql.SQL("ALTER TABLE positions ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(name), sql.SQL(definition)
+                )
+            )
 
 
 def run(url: str, *, quick: bool = False) -> list[Result]:
@@ -213,6 +248,9 @@ def run(url: str, *, quick: bool = False) -> list[Result]:
         for name, write, count in variants:
             seconds = _timed(conn, write, repeat)
             results.append(Result(SECTION, name, seconds, count, BASELINE))
+        with _without(conn, CONTRACT):
+            seconds = _timed(conn, ours, repeat)
+        results.append(Result(SECTION, WITHOUT_CONTRACT, seconds, rows, BASELINE))
     finally:
         loop.run_until_complete(apg.close())
         loop.close()

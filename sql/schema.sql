@@ -1066,10 +1066,16 @@ COMMENT ON INDEX public.intents_user_id_status_idx IS 'Serves "intents of a user
 CREATE INDEX positions_user_id_snapshot_at_idx ON public.positions USING btree (user_id, snapshot_at DESC);
 
 --
--- Name: positions_wallet_address_protocol_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: positions_wallet_address_protocol_snapshot_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX positions_wallet_address_protocol_idx ON public.positions USING btree (wallet_address, protocol);
+CREATE INDEX positions_wallet_address_protocol_snapshot_at_idx ON public.positions USING btree (wallet_address, protocol, snapshot_at DESC);
+
+--
+-- Name: INDEX positions_wallet_address_protocol_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.positions_wallet_address_protocol_snapshot_at_idx IS 'Serves a wallet''s snapshots on a protocol, newest first (wallet_protocol_positions).';
 
 --
 -- Name: signals_asset_status_idx; Type: INDEX; Schema: public; Owner: -

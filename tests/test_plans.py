@@ -91,6 +91,11 @@ CASES = [
         frozenset({"positions_user_id_snapshot_at_idx"}),
     ),
     Case(
+        "wallet_protocol_positions",
+        lambda d: {"wallet_address": _wallet(8), "protocol": "aave-v3", "max_rows": 10},
+        frozenset({"positions_wallet_address_protocol_snapshot_at_idx"}),
+    ),
+    Case(
         "active_signals_for_asset",
         lambda d: {"asset": "AAVE"},
         frozenset({"signals_asset_status_idx"}),

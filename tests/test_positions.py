@@ -593,3 +593,14 @@ def test_iterate_all_rejects_a_batch_below_one(api: Api, batch: int) -> None:
     except InvalidInput as exc:
         outcome = str(exc)
     assert outcome == f"batch must be between 1 and 2147483647, not {batch}."
+
+
+def test_a_snapshot_may_hold_another_wallet_than_the_users_sign_in_wallet(api: Api) -> None:
+    """Decided (README): positions.wallet_address is the wallet holding the position, which
+    may be any wallet the user follows (a cold wallet, a Safe), not only the one they sign in
+    with; the foreign key is on user_id alone."""
+    user = api.users.create(wallet_address=WALLET)
+    cold = "0x" + "cd" * 20
+    made = api.positions.create(NewPosition(user_id=user.id, wallet_address=cold, protocol="aave"))
+    assert (made.user_id, made.wallet_address) == (user.id, cold)
+    assert [p.id for p in api.positions.list_for_wallet(cold, "aave")] == [made.id]

@@ -54,7 +54,8 @@ SELECT DISTINCT ON (protocol, chain_id)
  ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: wallet_protocol_positions(wallet_address, protocol, max_rows)
--- Snapshots of a wallet on a protocol, newest first, at most max_rows.
+-- Snapshots of a wallet on a protocol, newest first, at most max_rows
+-- (positions_wallet_address_protocol_snapshot_at_idx).
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
