@@ -104,6 +104,20 @@ $$;
 COMMENT ON FUNCTION public.event_store_forbid_change() IS 'Trigger function that makes event_store and event_store_archive append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE from event_store while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
 
 --
+-- Name: is_asset_list(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_asset_list(assets jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((jsonb_typeof(assets) = 'array'::text) AND (NOT jsonb_path_exists(assets, 'strict $[*]?(@.type() != "object")'::jsonpath)) AND (NOT jsonb_path_exists(assets, '$[*]?((((@.type() != "object" || !(@."symbol".type() == "string")) || @."symbol" == "") || !(@."amount".type() == "number" && @."amount" >= 0 || @."amount".type() == "string" && @."amount" like_regex "^[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$")) || !(@."valueUSD".type() == "number" && @."valueUSD" >= 0 || @."valueUSD".type() == "string" && @."valueUSD" like_regex "^[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$"))'::jsonpath)));
+
+--
+-- Name: FUNCTION is_asset_list(assets jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.is_asset_list(assets jsonb) IS 'True when assets is a JSON array of {"symbol": non-empty string, "amount": decimal, "valueUSD": decimal} objects (other keys allowed), the shape of positions.collateral and positions.debt.';
+
+--
 -- Name: is_json_decimal(jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -116,20 +130,6 @@ CREATE FUNCTION public.is_json_decimal(value jsonb) RETURNS boolean
 --
 
 COMMENT ON FUNCTION public.is_json_decimal(value jsonb) IS 'True when value is a decimal >= 0 as defi-sql reads it: a JSON number, or a JSON string of digits with an optional fraction and exponent ("1.5", "2E+1"). False for anything else, NULL included.';
-
---
--- Name: is_asset_list(jsonb); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.is_asset_list(assets jsonb) RETURNS boolean
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN CASE jsonb_typeof(assets) WHEN 'array'::text THEN (NOT (EXISTS (SELECT FROM jsonb_array_elements(is_asset_list.assets) a(asset) WHERE (NOT COALESCE(((jsonb_typeof(a.asset) = 'object'::text) AND (jsonb_typeof((a.asset -> 'symbol'::text)) = 'string'::text) AND ((a.asset ->> 'symbol'::text) <> ''::text) AND public.is_json_decimal((a.asset -> 'amount'::text)) AND public.is_json_decimal((a.asset -> 'valueUSD'::text))), false))))) ELSE false END;
-
---
--- Name: FUNCTION is_asset_list(assets jsonb); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.is_asset_list(assets jsonb) IS 'True when assets is a JSON array of {"symbol": non-empty string, "amount": decimal, "valueUSD": decimal} objects (other keys allowed), the shape of positions.collateral and positions.debt.';
 
 --
 -- Name: is_json_within_depth(jsonb); Type: FUNCTION; Schema: public; Owner: -

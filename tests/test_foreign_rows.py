@@ -400,6 +400,7 @@ def test_one_alert_per_channel_for_a_signal(api: Api, db: psycopg.Connection[Any
         1,
         {"activeSignals": ["depeg"], "notificationChannels": ["telegram", "in_app", "telegram"]},
     )
+    api.users.set_telegram_chat(user_id, "42")  # telegram reaches only a linked chat
     lurker = raw_user(db, 2, {"activeSignals": ["depeg"]})
     signal = api.signals.create(type="depeg", asset="USDC", severity="critical")
     assert api.alerts.fan_out(signal.id) == 3

@@ -726,6 +726,7 @@ def test_fan_out_queues_one_alert_per_channel_of_an_app_user_and_only_once(
         "create-user",
         walletAddress=WALLET,
         preferences={"activeSignals": ["depeg"], "notificationChannels": ["telegram", "in_app"]},
+        telegramChatId="42",  # telegram reaches only a linked chat
     )
     signal = db.signals.create(conn, type="depeg", asset="USDC", severity="critical")
 
