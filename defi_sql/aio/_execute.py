@@ -21,6 +21,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
+from defi_sql.errors import InvalidInput
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -42,6 +43,27 @@ __all__ = [
 T = TypeVar("T", bound=msgspec.Struct)
 _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
+#: The other API, for the message of :func:`_checked` (names the generator leaves alone).
+_TWIN = {"aio": "sync", "sync": "aio"}
+
+
+def _checked(conn: AsyncConnection[Any]) -> AsyncConnection[Any]:
+    """``conn``, if it is the kind of connection this API takes: a sync connection given
+    to the async API (or the reverse, in the generated twin) fails here in one sentence,
+    not with a TypeError from inside psycopg."""
+    if isinstance(conn, AsyncConnection):
+        return conn
+    wanted = f"psycopg.{AsyncConnection.__name__}"
+    if isinstance(conn, psycopg.BaseConnection):
+        twin = _TWIN[str(__package__).rpartition(".")[2]]
+        raise InvalidInput(
+            f"{__package__} takes a {wanted}, not a psycopg.{type(conn).__name__}; use "
+            f"defi_sql.{twin} with this connection, or open a {wanted}."
+        )
+    raise InvalidInput(
+        f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as "
+        "the first argument."
+    )
 
 
 @asynccontextmanager
@@ -52,7 +74,7 @@ async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
     inside rolls it back and propagates unchanged.
     """
     try:
-        async with conn.transaction():
+        async with _checked(conn).transaction():
             yield
     except psycopg.Error as exc:
         raise translate(exc) from None
@@ -84,7 +106,7 @@ async def fetch_one(
 ) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
     try:
-        async with conn.cursor(row_factory=struct_row(cls)) as cur:
+        async with _checked(conn).cursor(row_factory=struct_row(cls)) as cur:
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
             return await cur.fetchone()
@@ -150,8 +172,8 @@ async def _rows(
     """
     try:
         async with (
-            conn.transaction() if write else nullcontext(),
-            conn.cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+            _checked(conn).transaction() if write else nullcontext(),
+            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
         ):
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
@@ -164,7 +186,7 @@ async def _rows(
 async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> Any:
     """The first column of the first row of query ``name`` (None without rows)."""
     try:
-        async with conn.cursor() as cur:
+        async with _checked(conn).cursor() as cur:
             await cur.execute(statement(name).sql, params)
             row = await cur.fetchone()
             return None if row is None else row[0]
@@ -175,7 +197,7 @@ async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> 
 async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
     try:
-        async with conn.transaction(), conn.cursor() as cur:
+        async with _checked(conn).transaction(), conn.cursor() as cur:
             await cur.execute(statement(name).sql, params)
             return cur.rowcount
     except psycopg.Error as exc:
@@ -192,7 +214,7 @@ async def stream(
     """
     validate.positive_int(batch, "batch")
     try:
-        async with conn.transaction():
+        async with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
             cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls))
             async with cur:

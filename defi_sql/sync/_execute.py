@@ -23,6 +23,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
+from defi_sql.errors import InvalidInput
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -43,6 +44,24 @@ __all__ = [
 T = TypeVar("T", bound=msgspec.Struct)
 _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
+_TWIN = {"aio": "sync", "sync": "aio"}
+
+
+def _checked(conn: Connection[Any]) -> Connection[Any]:
+    """``conn``, if it is the kind of connection this API takes: a sync connection given
+    to the async API (or the reverse, in the generated twin) fails here in one sentence,
+    not with a TypeError from inside psycopg."""
+    if isinstance(conn, Connection):
+        return conn
+    wanted = f"psycopg.{Connection.__name__}"
+    if isinstance(conn, psycopg.BaseConnection):
+        twin = _TWIN[str(__package__).rpartition(".")[2]]
+        raise InvalidInput(
+            f"{__package__} takes a {wanted}, not a psycopg.{type(conn).__name__}; use defi_sql.{twin} with this connection, or open a {wanted}."
+        )
+    raise InvalidInput(
+        f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as the first argument."
+    )
 
 
 @contextmanager
@@ -53,7 +72,7 @@ def transaction(conn: Connection[Any]) -> Iterator[None]:
     inside rolls it back and propagates unchanged.
     """
     try:
-        with conn.transaction():
+        with _checked(conn).transaction():
             yield
     except psycopg.Error as exc:
         raise translate(exc) from None
@@ -82,7 +101,7 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
     try:
-        with conn.cursor(row_factory=struct_row(cls)) as cur:
+        with _checked(conn).cursor(row_factory=struct_row(cls)) as cur:
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
             return cur.fetchone()
@@ -142,8 +161,8 @@ def _rows(
     """
     try:
         with (
-            conn.transaction() if write else nullcontext(),
-            conn.cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+            _checked(conn).transaction() if write else nullcontext(),
+            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
         ):
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
@@ -156,7 +175,7 @@ def _rows(
 def fetch_value(conn: Connection[Any], name: str, params: Params) -> Any:
     """The first column of the first row of query ``name`` (None without rows)."""
     try:
-        with conn.cursor() as cur:
+        with _checked(conn).cursor() as cur:
             cur.execute(statement(name).sql, params)
             row = cur.fetchone()
             return None if row is None else row[0]
@@ -167,7 +186,7 @@ def fetch_value(conn: Connection[Any], name: str, params: Params) -> Any:
 def execute(conn: Connection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
     try:
-        with conn.transaction(), conn.cursor() as cur:
+        with _checked(conn).transaction(), conn.cursor() as cur:
             cur.execute(statement(name).sql, params)
             return cur.rowcount
     except psycopg.Error as exc:
@@ -184,7 +203,7 @@ def stream(
     """
     validate.positive_int(batch, "batch")
     try:
-        with conn.transaction():
+        with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
             cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls))
             with cur:
