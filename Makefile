@@ -14,6 +14,7 @@ help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
+	@echo "make: installing defi-sql and its tools into $(VENV) (first run or pyproject.toml changed; about 30 s)..." >&2
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -22,10 +23,10 @@ $(STAMP): pyproject.toml
 migrate: $(STAMP) ## apply pending migrations (embedded PostgreSQL unless DATABASE_URL/DB_* is set)
 	@$(CLI) migrate $(args)
 
-rollback: $(STAMP) ## undo the last batch (args="--steps N" | "--to ID" | "--all")
+rollback: $(STAMP) ## undo the last batch (args="--steps N" | "--to ID" | "--all"; "--force" in production)
 	@$(CLI) rollback $(args)
 
-fresh: $(STAMP) ## drop everything and migrate from scratch (args="--seed")
+fresh: $(STAMP) ## drop everything and migrate from scratch (args="--seed"; "--force" in production)
 	@$(CLI) fresh $(args)
 
 status: $(STAMP) ## list migrations: applied/pending, batch, time (args="--check")
@@ -43,10 +44,11 @@ db-stop: $(STAMP) ## stop the embedded PostgreSQL server
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
+	@echo "make: installing the benchmarks' comparison libraries (asyncpg, SQLAlchemy, matplotlib)..." >&2
 	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
-bench: $(BENCH_STAMP) ## benchmarks against the alternatives (args="--quick" for about a minute)
+bench: $(BENCH_STAMP) ## benchmarks against the alternatives: about 10 min on 2 cores (args="--quick": smaller data, about 5 min)
 	@$(BIN)/python -m bench $(args)
 
 schema: $(STAMP) ## regenerate sql/schema.sql and docs/schema.md (PostgreSQL 18); append to sql/migrations.sum

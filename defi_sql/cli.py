@@ -2,11 +2,21 @@
 
 The library raises sentences; this module prints them, once, at the edge: one
 line on stderr and exit status 1. A traceback means a bug in defi-sql.
+
+Output whose reader has gone (``defi-sql status | head -1``) is dropped, not
+turned into a ``BrokenPipeError`` traceback: the command finishes its work (a
+``migrate`` is not cut short between two migrations because nobody reads its
+report) and exits with its own status.
+
+Commands that destroy (``rollback`` in every form, ``fresh``, ``repair``) are
+refused when ``DEFI_SQL_ENV=production`` unless ``--force``, as Lucid's are;
+``--dry-run`` destroys nothing and is always allowed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,8 +34,8 @@ from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError, Refused
 from defi_sql.lint import display_path, lint_migrations, manifest_path, update_manifest
 from defi_sql.migrations import Migrator, create_migration
-from defi_sql.paths import migrations_dir, sql_root
-from defi_sql.seed import seed_dev, seed_users
+from defi_sql.paths import is_bundled, sql_root, writable_sql_root
+from defi_sql.seed import DEFAULT_SNAPSHOTS, seed_dev, seed_users
 from defi_sql.structs import struct_source
 from defi_sql.target import Target, resolve_target
 from defi_sql.validate import storable
@@ -35,12 +45,37 @@ __all__ = ["main"]
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _write(stream: TextIO, text: str) -> None:
+    """Write and flush; once the reader has gone, everything else goes to /dev/null."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        _discard(stream)
+
+
+def _discard(stream: TextIO) -> None:
+    # the Python docs' recipe (signal module, "Note on SIGPIPE"): point the descriptor at
+    # /dev/null, so neither later writes nor the flush at exit fail again
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+
+
 def _out(line: str = "", *, end: str = "\n") -> None:
-    print(line, end=end, flush=True)
+    _write(sys.stdout, line + end)
 
 
 def _err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    _write(sys.stderr, line + "\n")
+
+
+def _refuse_in_production(args: argparse.Namespace, doing: str, advice: str) -> None:
+    """Refuse a destructive command when DEFI_SQL_ENV=production, unless --force."""
+    if environment_name() == "production" and not args.force:
+        raise Refused(f"refusing to {doing} because DEFI_SQL_ENV=production; {advice}.")
 
 
 def _migrator(target: Target) -> Migrator:
@@ -69,6 +104,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        _refuse_in_production(
+            args,
+            "roll back migrations",
+            "see what would run with --dry-run, and pass --force if you really mean to undo "
+            "them on this database",
+        )
     target = resolve_target()
     with _migrator(target) as migrator:
         _announce(target, as_sql_comment=args.dry_run)
@@ -83,12 +125,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_fresh(args: argparse.Namespace) -> int:
-    env = environment_name()
-    if env == "production" and not args.force:
-        raise Refused(
-            "refusing to drop every table because DEFI_SQL_ENV=production; "
-            "pass --force if you really mean to wipe this database."
-        )
+    _refuse_in_production(
+        args, "drop every table", "pass --force if you really mean to wipe this database"
+    )
     target = resolve_target()
     with _migrator(target) as migrator:
         _announce(target)
@@ -97,8 +136,7 @@ def cmd_fresh(args: argparse.Namespace) -> int:
     _out(f"fresh: {len(applied)} migration(s) applied")
     if args.seed:
         with connect(target.conninfo) as conn:
-            seed_dev(conn)
-        _out("seeded development data")
+            _out(_seeded(seed_dev(conn)))
     return 0
 
 
@@ -123,7 +161,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    forward, rollback = create_migration(args.name, migrations_dir())
+    forward, rollback = create_migration(args.name, writable_sql_root() / "migrations")
     _out(f"created {forward}")
     _out(f"created {rollback}")
     return 0
@@ -147,13 +185,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         _out(f"wrote {args.output}")
-        # the baseline `defi-sql lint` checks migrations against: appended, never rewritten
-        manifest = manifest_path(migrations_dir().parent)
-        if update_manifest(migrations_dir(), manifest):
+        # the baseline `defi-sql lint` checks migrations against: appended, never
+        # rewritten, and never inside an installed package (its tree is as shipped)
+        root = sql_root()
+        manifest = manifest_path(root)
+        if not is_bundled(root) and update_manifest(root / "migrations", manifest):
             _out(f"wrote {display_path(manifest)}")
     else:
         _out(text, end="")
     return 0
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; a name the system refuses to look up (too long, a
+    component that is a file, no permission) is not one, and no traceback."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -162,7 +211,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if database is not None:
         connect(database).close()
     sql_dir = Path(args.sql_dir) if args.sql_dir else sql_root()
-    if not (sql_dir / "migrations").is_dir():
+    if not _is_folder(sql_dir / "migrations"):
         raise ConfigError(
             f"{display_path(sql_dir)} has no migrations/ folder; point --sql-dir (or "
             "DEFI_SQL_SQL_DIR) at a sql tree containing migrations/ and queries/."
@@ -177,16 +226,23 @@ def cmd_check(args: argparse.Namespace) -> int:
         _out(str(problem))
     errors, warnings = len(report.errors), len(report.warnings)
     looked = f"{report.migrations} migrations and {report.queries} queries"
+    # as `lint`: problems on stdout, the closing line on stdout when the check passes
+    # (exit 0) and on stderr when it fails (exit 1)
     if errors or warnings:
-        _err(f"check: {errors} error(s), {warnings} warning(s) in {looked}")
+        (_err if errors else _out)(f"check: {errors} error(s), {warnings} warning(s) in {looked}")
     else:
-        _err(f"check: {looked}: no problems")
+        _out(f"check: {looked}: no problems")
     return 1 if errors else 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
     sql_dir = Path(args.sql_dir) if args.sql_dir else sql_root()
     directory = sql_dir / "migrations"
+    if not _is_folder(directory):
+        raise ConfigError(
+            f"{display_path(directory)} is not a folder; point --sql-dir (or DEFI_SQL_SQL_DIR) "
+            "at a sql tree containing migrations/."
+        )
     findings = lint_migrations(directory, manifest_path(sql_dir))
     for finding in findings:
         _out(str(finding))
@@ -202,6 +258,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    _refuse_in_production(
+        args,
+        "accept edited migrations",
+        "restore the files or add a new migration instead, or pass --force if you really "
+        "mean to record their new content on this database",
+    )
     target = resolve_target()
     with _migrator(target) as migrator:
         _announce(target)
@@ -225,28 +287,37 @@ class _ProgressBar:
             filled = int(fraction * 30)
             bar = "#" * filled + "-" * (30 - filled)
             end = "\n" if done >= total else ""
-            self._stream.write(f"\r{self._label} [{bar}] {done}/{total}{end}")
+            _write(self._stream, f"\r{self._label} [{bar}] {done}/{total}{end}")
         elif int(fraction * 10) != self._last_decile:
             self._last_decile = int(fraction * 10)
-            self._stream.write(f"{self._label}: {done}/{total} ({fraction:.0%})\n")
-        self._stream.flush()
+            _write(self._stream, f"{self._label}: {done}/{total} ({fraction:.0%})\n")
+
+
+def _seeded(added: dict[str, int]) -> str:
+    counts = ", ".join(f"{table} {count}" for table, count in added.items())
+    return f"seeded development data (rows added): {counts}"
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    if args.snapshots is not None and args.users is None:
+        raise ConfigError(
+            "--snapshots is the number of snapshots per generated user; pass it with "
+            f"--users N (e.g. `defi-sql seed --users 100 --snapshots {args.snapshots}`)."
+        )
+    snapshots = DEFAULT_SNAPSHOTS if args.snapshots is None else args.snapshots
     target = resolve_target()
     with connect(target.conninfo) as conn:
         _announce(target)
         if args.users is None:
-            seed_dev(conn)
-            _out("seeded development data")
+            _out(_seeded(seed_dev(conn)))
             return 0
         added = seed_users(
             conn,
             args.users,
-            snapshots=args.snapshots,
+            snapshots=snapshots,
             progress=_ProgressBar(sys.stderr, "seeding users"),
         )
-    _out(f"seeded {added} new user(s) with {args.snapshots} snapshot(s) each")
+    _out(f"seeded {added} new user(s) with {snapshots} snapshot(s) each")
     return 0
 
 
@@ -278,7 +349,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def _psql(target: Target) -> int:
     conninfo, env = client_arguments(target.conninfo)
     psql = str(embedded.psql_path())
-    sys.stdout.flush()
+    _write(sys.stdout, "")
     os.execve(psql, [psql, conninfo], env)
 
 
@@ -292,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Uses DATABASE_URL, else DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_DATABASE "
         "(environment, then .env), else an embedded PostgreSQL started on demand.",
     )
+    parser.add_argument("--version", action="version", version=f"defi-sql {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -308,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--to", metavar="ID", help="undo every migration applied after ID")
     how.add_argument("--all", action="store_true", help="undo every applied migration")
     p.add_argument("--dry-run", action="store_true", help="print the SQL it would run, run nothing")
+    p.add_argument("--force", action="store_true", help="run even when DEFI_SQL_ENV=production")
 
     p = command("fresh", cmd_fresh, "drop every object of the schema and migrate from scratch")
     p.add_argument("--seed", action="store_true", help="seed development data afterwards")
@@ -324,7 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("seed", cmd_seed, "insert idempotent development data")
     p.add_argument("--users", type=int, metavar="N", help="generate N realistic users instead")
     p.add_argument(
-        "--snapshots", type=int, default=50, metavar="M", help="position snapshots per user (50)"
+        "--snapshots",
+        type=int,
+        metavar="M",
+        help=f"position snapshots per generated user ({DEFAULT_SNAPSHOTS}); needs --users",
     )
 
     p = command(
@@ -374,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "ids", nargs="*", metavar="ID", help="migrations to accept (default: all edited)"
     )
+    p.add_argument("--force", action="store_true", help="run even when DEFI_SQL_ENV=production")
 
     p = command("db", cmd_db, "manage the embedded PostgreSQL server")
     p.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
@@ -393,9 +470,21 @@ def _refuse_unreadable(args: argparse.Namespace) -> None:
                 )
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("defi-sql")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that was never installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    finally:
+        # argparse's --help, --version and usage errors write without flushing: flush now,
+        # so a reader that has gone costs nothing at exit either
+        _write(sys.stdout, "")
     handler: Handler = args.handler
     try:
         _refuse_unreadable(args)
@@ -404,8 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"defi-sql: error: {exc}")
     except psycopg.Error as exc:
         detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
-        url = os.environ.get("DATABASE_URL", "")
-        _err(f"defi-sql: database error: {scrub(detail, url) if url else detail}")
+        _err(f"defi-sql: database error: {scrub(detail)}")
     except KeyboardInterrupt:
         _err("defi-sql: interrupted")
         return 130

@@ -1,10 +1,19 @@
 """Where the project's ``sql/`` tree and the embedded server's data live.
 
-Decided once, here: ``DEFI_SQL_SQL_DIR`` when set; else the tree bundled into
-the wheel (``defi_sql/_bundled_sql``, see ``pyproject.toml``); else the
-checkout's ``sql/`` beside the package. The embedded server keeps its data in
-``DEFI_SQL_DATA_DIR`` when set, else in ``.pgdata/`` of the project: the
-checkout root, or the current directory for an installed wheel.
+Decided once, here. The ``sql/`` tree: ``DEFI_SQL_SQL_DIR`` when set; else the
+tree bundled into the wheel (``defi_sql/_bundled_sql``, see ``pyproject.toml``);
+else the checkout's ``sql/`` beside the package.
+
+The bundled tree is read-only: it is the schema this version of the package
+ships, and a migration written into ``site-packages`` would be lost (or,
+worse, applied) by the next install. ``new`` refuses to write into it and asks
+for ``DEFI_SQL_SQL_DIR``, and ``schema --output`` leaves its manifest alone.
+
+The embedded server keeps its data in ``DEFI_SQL_DATA_DIR`` when set; else in
+``.pgdata/`` of the checkout; else, for an installed package, in one folder per
+user, ``$XDG_DATA_HOME/defi-sql`` (``~/.local/share/defi-sql``), wherever the
+command is run from: never in the current directory, which would give every
+folder a server of its own.
 """
 
 from __future__ import annotations
@@ -16,16 +25,23 @@ from defi_sql.errors import ConfigError
 
 __all__ = [
     "data_dir",
+    "installed",
     "internal_sql_dir",
+    "is_bundled",
     "migrations_dir",
-    "project_root",
     "queries_dir",
     "sql_root",
+    "writable_sql_root",
 ]
 
 _PACKAGE = Path(__file__).resolve().parent
 _BUNDLED = _PACKAGE / "_bundled_sql"
 _CHECKOUT = _PACKAGE.parent / "sql"
+
+
+def installed() -> bool:
+    """Whether this is an installed wheel (it carries the bundled tree), not a checkout."""
+    return (_BUNDLED / "migrations").is_dir()
 
 
 def sql_root() -> Path:
@@ -48,6 +64,23 @@ def sql_root() -> Path:
     )
 
 
+def is_bundled(root: Path) -> bool:
+    """Whether ``root`` is the read-only tree inside the installed package."""
+    return root == _BUNDLED
+
+
+def writable_sql_root() -> Path:
+    """:func:`sql_root` for a command that writes into it: never the bundled tree."""
+    root = sql_root()
+    if is_bundled(root):
+        raise ConfigError(
+            f"the sql/ tree bundled with the installed defi-sql ({root}) is read-only; "
+            "set DEFI_SQL_SQL_DIR to your project's sql/ directory (the one holding "
+            "migrations/ and queries/) and run the command again."
+        )
+    return root
+
+
 def migrations_dir() -> Path:
     return sql_root() / "migrations"
 
@@ -61,16 +94,14 @@ def internal_sql_dir() -> Path:
     return _PACKAGE / "sql"
 
 
-def project_root() -> Path:
-    """The checkout root when running from one, else the current directory."""
-    if _CHECKOUT.is_dir() and not _BUNDLED.is_dir():
-        return _CHECKOUT.parent
-    return Path.cwd()
-
-
 def data_dir() -> Path:
-    """Parent folder of the embedded server's data directories (git-ignored)."""
+    """Parent folder of the embedded server's data directories (``pg16``, ``pg18``)."""
     override = os.environ.get("DEFI_SQL_DATA_DIR")
     if override:
         return Path(override).expanduser().resolve()
-    return project_root() / ".pgdata"
+    if not installed() and _CHECKOUT.is_dir():
+        return _CHECKOUT.parent / ".pgdata"  # git-ignored
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # the XDG spec: a relative XDG_DATA_HOME is invalid and ignored (it would depend on cwd)
+    user_data = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return user_data / "defi-sql"

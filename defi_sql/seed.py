@@ -8,6 +8,7 @@ completes it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,23 +17,39 @@ import psycopg
 from defi_sql._aiosql import project_queries
 from defi_sql.errors import DefiSqlError
 
-__all__ = ["Progress", "seed_dev", "seed_users"]
+__all__ = ["DEFAULT_SNAPSHOTS", "Progress", "seed_dev", "seed_users"]
+
+#: Position snapshots per generated user unless told otherwise.
+DEFAULT_SNAPSHOTS = 50
+_INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE | re.MULTILINE)
 
 #: Called with (users done, users in total) after each chunk.
 Progress = Callable[[int, int], None]
 
 
-def seed_dev(conn: psycopg.Connection[Any]) -> None:
-    """The small hand-written dataset that exercises every table."""
-    with conn.transaction():
-        project_queries().seed_dev_data(conn)
+def seed_dev(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """The small hand-written dataset that exercises every table; return the rows each
+    table gained (0 everywhere when it was all there already)."""
+    script: str = project_queries().seed_dev_data.sql
+    added: dict[str, int] = {}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(script)
+        # one result per statement, in order: each INSERT's row count, under its table
+        tables = iter(_INSERT_INTO.findall(script))
+        while True:
+            if (cur.statusmessage or "").startswith("INSERT"):
+                table = next(tables)
+                added[table] = added.get(table, 0) + cur.rowcount
+            if not cur.nextset():
+                break
+    return added
 
 
 def seed_users(
     conn: psycopg.Connection[Any],
     users: int,
     *,
-    snapshots: int = 50,
+    snapshots: int = DEFAULT_SNAPSHOTS,
     chunk: int = 200,
     progress: Progress | None = None,
 ) -> int:

@@ -105,7 +105,8 @@ def test_fresh_with_seed(use_db: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert out.splitlines()[1] == "dropped every object of the schema"
     assert out.splitlines()[-2:] == [
         f"fresh: {len(ALL)} migration(s) applied",
-        "seeded development data",
+        "seeded development data (rows added): users 2, positions 4, signals 3, alerts 2, "
+        "intents 1, event_store 3",
     ]
     with psycopg.connect(use_db) as conn:
         assert conn.execute("SELECT to_regclass('leftover')").fetchone() == (None,)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from defi_sql.config import environment_name, mask_conninfo, resolve_settings
-from defi_sql.connection import connect
+from defi_sql.connection import connect, scrub
 from defi_sql.errors import ConfigError, DatabaseUnavailable
 
 URL = "postgresql://app:s3cret@db.example:6543/defi"
@@ -121,6 +121,54 @@ def test_resolve_settings_bad(env: dict[str, str], message: str, tmp_path: Path)
 )
 def test_mask_conninfo(conninfo: str, shown: str) -> None:
     assert mask_conninfo(conninfo) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param(
+            "cannot reach postgresql://app:e@127.0.0.1:1/defi",
+            "cannot reach postgresql://app:***@127.0.0.1:1/defi",
+            id="url",
+        ),
+        pytest.param(
+            "postgresql://app:p%40ss%3Aw%2Frd@h/d and postgres://u:x@h2/d",
+            "postgresql://app:***@h/d and postgres://u:***@h2/d",
+            id="urls-percent-encoded",
+        ),
+        pytest.param(
+            "postgresql://u@h/d?sslmode=require&password=e&x=1",
+            "postgresql://u@h/d?sslmode=require&password=***&x=1",
+            id="url-query",
+        ),
+        pytest.param("host=h password=e dbname=d", "host=h password=*** dbname=d", id="keyword"),
+        pytest.param(
+            "host=h password = 'it\\'s a b' dbname=d",  # libpq's quoting
+            "host=h password = *** dbname=d",
+            id="keyword-quoted",
+        ),
+        pytest.param("PGPASSWORD=e psql", "PGPASSWORD=*** psql", id="pgpassword"),
+    ],
+)
+def test_scrub_masks_credentials(text: str, shown: str) -> None:
+    assert scrub(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            'connection to server at "127.0.0.1", port 1 failed: Connection refused',
+            id="libpq-words",
+        ),
+        pytest.param("postgresql://postgres:@/db?host=/tmp/x", id="empty-password"),
+        pytest.param("postgresql://postgres@/db?host=/tmp/x", id="no-password"),
+        pytest.param('FATAL:  password authentication failed for user "u"', id="the-word"),
+        pytest.param("the password=", id="nothing-after"),
+    ],
+)
+def test_scrub_leaves_the_rest_alone(text: str) -> None:
+    assert scrub(text) == text
 
 
 def test_settings_repr_hides_the_password() -> None:
