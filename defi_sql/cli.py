@@ -153,7 +153,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"{s.id:<{width}}  {s.label:<12}  {batch:>5}  {at}")
     pending = sum(1 for s in states if not s.applied)
     edited = sum(1 for s in states if s.edited)
-    _out(f"{len(states) - pending} applied, {pending} pending, {edited} edited")
+    missing = sum(1 for s in states if s.label == "file missing")
+    invalid = sum(1 for s in states if s.label == "invalid")
+    worse = (f", {missing} file missing" if missing else "") + (
+        f", {invalid} invalid" if invalid else ""
+    )
+    _out(f"{len(states) - pending} applied, {pending} pending, {edited} edited{worse}")
+    if args.check and (missing or invalid):
+        _err(
+            f"{missing} applied migration(s) without their file and {invalid} with an INVALID "
+            "index; restore the files (git), and drop or rebuild the indexes `migrate` or "
+            "`rollback` named."
+        )
+        return 1
     if args.check and (pending or edited):
         _err(f"{pending} migration(s) pending and {edited} edited; run `defi-sql migrate`.")
         return 1

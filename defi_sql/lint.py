@@ -13,8 +13,16 @@
   cannot run in a transaction, so only in a ``-- transactional: false`` migration;
 * **non-transactional-multi-statement**: such a migration holds exactly one
   statement, since PostgreSQL commits each statement of it on its own;
+* **concurrently-if-not-exists**: ``CREATE INDEX CONCURRENTLY IF NOT EXISTS``
+  skips the INVALID index a failed build left, so it is refused;
+* **template-placeholder**: the opening comment of ``defi-sql new``'s template
+  was replaced by the reason for the migration;
 * **edited-migration**: a migration recorded in ``migrations.sum`` (written by
-  ``defi-sql schema``, append-only) still has the recorded checksum.
+  ``defi-sql schema``, append-only) still has the recorded checksum;
+* and every rule the migrator checks before it runs anything
+  (:mod:`defi_sql._migration_files`): file names, ``-- transactional:`` values,
+  dependencies (unknown, later, cycles), empty files, transaction-control
+  statements, shared numbers.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from typing import Any
 
 from yoyo.migrations import read_sql_migration
 
+from defi_sql._migration_files import Problem, display_path, problems, scan, statements_of
 from defi_sql.errors import ConfigError
-from defi_sql.migrations import checksum
+from defi_sql.migrations import TEMPLATE_PLACEHOLDER, checksum
 
 __all__ = [
     "MANIFEST_HEADER",
@@ -70,24 +79,11 @@ _CONCURRENTLY = re.compile(
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One problem at one line of one file."""
-
-    path: Path
-    line: int  # 1-based
-    rule: str
-    message: str
+class Finding(Problem):
+    """One problem at one line of one file, reported with its rule."""
 
     def __str__(self) -> str:
         return f"{display_path(self.path)}:{self.line}: {self.rule}: {self.message}"
-
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the current directory when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 # -- the files ----------------------------------------------------------------
@@ -189,67 +185,6 @@ def _squawk(files: list[Path], *, in_transaction: bool, config: Path | None) -> 
 # -- our rules ------------------------------------------------------------------
 
 
-def _scan(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """``text`` with comments, string literals and quoted names blanked out (same
-    length, newlines kept), and every comment as (offset, text inside its markers)."""
-    masked = list(text)
-    comments: list[tuple[int, str]] = []
-
-    def blank(start: int, end: int) -> None:
-        for k in range(start, end):
-            if masked[k] != "\n":
-                masked[k] = " "
-
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comments.append((i, text[i + 2 : end]))
-            blank(i, end)
-            i = end
-        elif text.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            comments.append((i, text[i + 2 : j - 2]))
-            blank(i, j)
-            i = j
-        elif text[i] in "'\"":
-            quote = text[i]
-            backslash = quote == "'" and i > 0 and text[i - 1] in "eE"
-            j = i + 1
-            while j < n:
-                if backslash and text[j] == "\\":
-                    j += 2
-                elif text[j] == quote:
-                    if text.startswith(quote * 2, j):
-                        j += 2
-                    else:
-                        break
-                else:
-                    j += 1
-            blank(i + 1, min(j, n))
-            i = j + 1
-        elif text[i] == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            tag = re.match(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
-            if tag is None:
-                i += 1
-                continue
-            close = text.find(tag.group(0), i + len(tag.group(0)))
-            end = n if close < 0 else close + len(tag.group(0))
-            blank(i, end)
-            i = end
-        else:
-            i += 1
-    return "".join(masked), comments
-
-
 def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -260,7 +195,7 @@ def _ignores_without_reason(path: Path, text: str) -> Iterable[Finding]:
     squawk reads the comment as ``squawk-ignore[-file] <rules>`` up to the first
     ``--``; we require a reason after that ``--``.
     """
-    for offset, body in _scan(text)[1]:
+    for offset, body in scan(text)[1]:
         directive, _dashes, reason = body.strip().partition("--")
         match = _IGNORE.match(directive)
         if match is None or reason.strip():
@@ -277,22 +212,11 @@ def _ignores_without_reason(path: Path, text: str) -> Iterable[Finding]:
 
 def _statements(path: Path, text: str) -> list[tuple[int, str]]:
     """The statements yoyo runs, as (offset in ``text``, statement), comments-only ones left out."""
-    _directives, _comment, statements = read_sql_migration(str(path))
-    masked = _scan(text)[0]
-    found, position = [], 0
-    for statement in statements:
-        offset = text.find(statement, position)
-        if offset < 0:  # not verbatim (never seen); count it at the last position
-            offset = position
-        else:
-            position = offset + len(statement)
-        if masked[offset : offset + len(statement)].strip():
-            found.append((offset, statement))
-    return found
+    return [(offset, statement) for offset, _start, statement in statements_of(path, text)[1]]
 
 
 def _transaction_rules(file: _File, text: str) -> Iterable[Finding]:
-    masked = _scan(text)[0]
+    masked = scan(text)[0]
     statements = _statements(file.path, text)
     for offset, statement in statements:
         match = _CONCURRENTLY.match(masked[offset : offset + len(statement)])
@@ -322,6 +246,37 @@ def _transaction_rules(file: _File, text: str) -> Iterable[Finding]:
             "leaves it half-applied and its rollback cannot undo it cleanly; split it into "
             "migrations of one statement each.",
         )
+
+
+_IF_NOT_EXISTS = re.compile(
+    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\b", re.IGNORECASE
+)
+
+
+def _if_not_exists(path: Path, text: str) -> Iterable[Finding]:
+    masked = scan(text)[0]
+    for match in _IF_NOT_EXISTS.finditer(masked):
+        yield Finding(
+            path,
+            _line(text, match.start()),
+            "concurrently-if-not-exists",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS skips the INVALID index a failed build "
+            "leaves, and the migration would be recorded over it; leave IF NOT EXISTS out "
+            "(with `-- squawk-ignore prefer-robust-stmts -- <why>`): a rerun then names the "
+            "leftover index instead.",
+        )
+
+
+def _placeholder(path: Path, text: str) -> Iterable[Finding]:
+    for offset, body in scan(text)[1]:
+        if TEMPLATE_PLACEHOLDER in body:
+            yield Finding(
+                path,
+                _line(text, offset),
+                "template-placeholder",
+                f"the template's `{TEMPLATE_PLACEHOLDER}` is still here; replace it with the "
+                "reason for this migration, in one or two sentences.",
+            )
 
 
 def _missing_rollbacks(directory: Path) -> Iterable[Finding]:
@@ -442,6 +397,9 @@ def lint_migrations(
         text = file.path.read_text(encoding="utf-8")
         findings += _ignores_without_reason(file.path, text)
         findings += _transaction_rules(file, text)
+        findings += _if_not_exists(file.path, text)
+        findings += _placeholder(file.path, text)
+    findings += (Finding(p.path, p.line, p.rule, p.message) for p in problems(directory))
     findings += _missing_rollbacks(directory)
     findings += _edited(directory, sums)
     return sorted(findings, key=lambda f: (display_path(f.path), f.line, f.rule, f.message))

@@ -1,34 +1,53 @@
-"""Applying and undoing ``sql/migrations`` with yoyo, in batches, under a lock.
+"""Applying and undoing ``sql/migrations`` in batches, on one connection that holds the lock.
 
-yoyo-migrations reads the files (``NNNN.verb-object.sql`` +
-``.rollback.sql``, ``-- depends:`` and ``-- transactional:`` directives),
-runs their statements and keeps its ``_yoyo_migration`` table. defi-sql adds
-what yoyo lacks:
+The files are yoyo's format (``NNNN.verb-object.sql`` + ``.rollback.sql``,
+``-- depends:`` and ``-- transactional:`` directives, statements split as yoyo
+splits them) and yoyo's ``_yoyo_migration`` table stays the record of what is
+applied, so ``yoyo apply`` and ``yoyo rollback`` are seen. defi-sql runs the
+statements itself and adds what yoyo lacks:
 
+* **A sound set, before anything runs.** Names, directives, dependencies, empty
+  files, transaction-control statements, shared numbers and migrations numbered
+  before applied ones are refused with one line naming the file
+  (:mod:`defi_sql._migration_files`).
 * **Batches.** One ``migrate`` applies everything pending as one batch;
   ``rollback`` undoes the last batch (or ``steps``, ``to``, ``all``).
 * **Atomic bookkeeping.** A migration's statements and its bookkeeping rows
-  commit in one transaction, so a failure or a ``kill -9`` leaves the database
-  exactly at the last good migration. (A ``-- transactional: false`` migration
-  cannot be atomic; its bookkeeping commits right after it.)
+  commit in one transaction, written only while that transaction is still the
+  one the migration started in, so a failure or a ``kill -9`` leaves the
+  database exactly at the last good migration. A ``-- transactional: false``
+  migration cannot be atomic: it is recorded only once every index it built or
+  dropped is checked valid, and a failure names the INVALID index it left with
+  the statement that removes it.
+* **Each migration from the migrator's own session.** Settings a migration
+  changes (``SET search_path``, ``lock_timeout``, ``ROLE``...) are reset before
+  the next one, and the bookkeeping inside a migration's transaction runs with
+  the migrator's own search_path.
 * **Checksums.** The content of each file is hashed when applied; ``migrate``
-  refuses to run while an applied file differs (``repair`` accepts it).
-* **A lock that dies with its process.** A session-level advisory lock instead
-  of yoyo's lock row, which goes stale when its process is killed.
-* **A bounded wait for table locks.** The session that runs migrations sets
-  ``lock_timeout`` (``DEFI_SQL_LOCK_TIMEOUT``, default 5s), so a migration that
-  needs a lock another transaction holds fails instead of queueing every query
-  behind it.
+  refuses to run while an applied file differs (``repair`` accepts it) or is
+  missing.
+* **A lock on the working connection.** A session-level advisory lock taken by
+  the very connection that runs the migrations: it is released when that
+  session ends, never before its work (``client_connection_check_interval``
+  ends the session soon after its client dies).
+* **A bounded wait for table locks.** ``lock_timeout`` (``DEFI_SQL_LOCK_TIMEOUT``,
+  default 5s), so a migration that needs a lock another transaction holds fails
+  instead of queueing every query behind it.
+* **Read-only commands read.** ``status`` and ``--dry-run`` create nothing, so
+  they work on a replica or as a role without CREATE.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import re
+import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,13 +55,24 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from yoyo import exceptions as yoyo_exceptions
-from yoyo import read_migrations
+from psycopg.pq import TransactionStatus
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
-from yoyo.migrations import default_migration_table, read_sql_migration
+from yoyo.migrations import default_migration_table
 
 from defi_sql._aiosql import internal_queries
+from defi_sql._migration_files import (
+    MigrationFile,
+    Statement,
+    display_path,
+    duplicate_numbers,
+    duplicate_problem,
+    migration_set,
+    read_migration_set,
+    rollback_problems,
+    rollback_statements,
+    scan,
+)
 from defi_sql.connection import connect
 from defi_sql.errors import (
     ConfigError,
@@ -50,6 +80,7 @@ from defi_sql.errors import (
     MigrationError,
     MigrationFailed,
     MigrationLocked,
+    Refused,
     UnknownMigration,
 )
 from defi_sql.paths import migrations_dir
@@ -57,6 +88,7 @@ from defi_sql.paths import migrations_dir
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "LOCK_KEY",
+    "TEMPLATE_PLACEHOLDER",
     "MigrationState",
     "Migrator",
     "checksum",
@@ -66,13 +98,21 @@ __all__ = [
 
 #: The advisory lock key every defi-sql migration run takes ('defi' + 1).
 LOCK_KEY = 0x6465_6669_0001
+#: The sentence of `defi-sql new`'s template that lint refuses until it is replaced.
+TEMPLATE_PLACEHOLDER = "say here why this change is needed"
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _ID = re.compile(r"^(\d{4})\.[a-z0-9-]+$")
 #: ``lock_timeout`` of the session running migrations, unless DEFI_SQL_LOCK_TIMEOUT is set.
 DEFAULT_LOCK_TIMEOUT = "5s"
 _DURATION = re.compile(r"^\d+(\.\d+)?(us|ms|s|min|h|d)?$")
+#: How often (ms) the server checks that the migrator's client is still there while a
+#: statement runs, so that a killed client's session (and its lock) ends soon.
+_CLIENT_CHECK_MS = 1000
+_WORDS = re.compile(r'[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"')
+_INDEX_LEFTOVER = re.compile(r"_cc(?:new|old)\d*$")
 
 Report = Callable[[str], None]
+Direction = Literal["apply", "rollback"]
 
 
 def checksum(path: Path) -> str:
@@ -107,86 +147,82 @@ class MigrationState:
     batch: int | None
     applied_at: datetime | None
     edited: bool
+    #: INVALID indexes an applied, non-transactional migration names (a failed rollback)
+    invalid_indexes: tuple[str, ...] = ()
 
     @property
-    def label(self) -> Literal["applied", "pending", "edited", "file missing"]:
+    def label(self) -> Literal["applied", "pending", "edited", "file missing", "invalid"]:
         if self.path is None:
             return "file missing"
         if self.edited:
             return "edited"
+        if self.invalid_indexes:
+            return "invalid"
         return "applied" if self.applied else "pending"
 
 
-class _TracingCursor:
-    """Remembers the first statement that failed, so the error can name its line."""
+@dataclass(frozen=True)
+class _Applied:
+    id: str
+    batch: int | None  # None: applied outside defi-sql (yoyo apply)
+    checksum: str | None
+    at: datetime
 
-    def __init__(self, cursor: psycopg.Cursor[Any], backend: _Backend) -> None:
-        self._cursor = cursor
-        self._backend = backend
 
-    def execute(self, query: Any, params: Any = None) -> Any:
-        try:
-            return self._cursor.execute(query, params)
-        except psycopg.Error:
-            if self._backend.failed_statement is None and isinstance(query, str):
-                self._backend.failed_statement = query
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+@dataclass(frozen=True)
+class _Index:
+    qualified: str
+    name: str
+    table: str
 
 
 class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-    """yoyo's psycopg 3 backend on our connection, without yoyo's lock row."""
+    """yoyo's backend on the migrator's connection, used only to create (or upgrade)
+    yoyo's own tables exactly as yoyo does."""
 
-    failed_statement: str | None = None
-
-    def __init__(self, conninfo: str, lock_timeout: str) -> None:
-        self._conninfo = conninfo
-        self._lock_timeout = lock_timeout
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._given = connection
         super().__init__(parse_uri("postgresql+psycopg:///"), default_migration_table)
 
     def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-        # A session setting given at connection time, so it holds outside and
-        # inside every migration transaction (added to any options of the URL).
-        setting = f"-c lock_timeout={self._lock_timeout}"
-        options = conninfo_to_dict(self._conninfo).get("options")
-        return connect(
-            self._conninfo, autocommit=True, options=f"{options} {setting}" if options else setting
-        )
+        return self._given
 
-    def copy(self) -> _Backend:
-        return _Backend(self._conninfo, self._lock_timeout)
-
-    def cursor(self) -> _TracingCursor:
-        return _TracingCursor(self.connection.cursor(), self)
-
-    @contextmanager
-    def lock(self, timeout: int = 10) -> Iterator[None]:
-        # The Migrator holds a session-level advisory lock for its whole run.
-        yield
+    def lock(self, timeout: int = 10) -> AbstractContextManager[None]:
+        return nullcontext()  # the Migrator holds its own lock
 
 
-def _line_of(path: Path, statement: str | None, position: str | None) -> int | None:
-    """The 1-based line of ``path`` where ``statement`` failed, if it can be told."""
-    if not statement:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
-    except OSError:
-        return None
-    start = text.find(statement.replace("\r\n", "\n"))
-    if start < 0:
-        return None
-    offset = int(position) - 1 if position and position.isdigit() else 0
-    return text.count("\n", 0, start) + statement.count("\n", 0, max(offset, 0)) + 1
+def _words(statement: Statement) -> set[str]:
+    """The names a statement mentions (lower-cased bare words, quoted names as written),
+    to tell which indexes it builds or drops."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", scan(statement.text)[0])}
+    words |= {q.replace('""', '"') for q in re.findall(r'"((?:[^"]|"")+)"', statement.text)}
+    return words
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def _first_word(statement: Statement) -> str:
+    words = scan(statement.text)[0].split()
+    return words[0].upper() if words else ""
+
+
+def _named(index: _Index, words: set[str]) -> bool:
+    return index.name in words or _INDEX_LEFTOVER.sub("", index.name) in words
+
+
+def _invalid_named(statements: Sequence[Statement], invalid: list[_Index]) -> list[_Index]:
+    """The INVALID indexes that ``statements`` name (a ``_ccnew``/``_ccold`` of REINDEX too)."""
+    words: set[str] = set().union(*(_words(s) for s in statements))
+    return [i for i in invalid if _named(i, words)]
+
+
+def _invalid(path: Path, line: int, index: _Index, why: str) -> MigrationFailed:
+    return MigrationFailed(
+        f"{display_path(path)}:{line}: the index {index.qualified} is INVALID, {why}, so "
+        "nothing is recorded; remove it with "
+        f"`DROP INDEX CONCURRENTLY IF EXISTS {index.qualified};` and run the command again.",
+        path=str(path),
+        line=line,
+        sqlstate=None,
+    )
 
 
 class Migrator:
@@ -209,28 +245,49 @@ class Migrator:
         self._lock_timeout = lock_timeout
         self._statement_lock_timeout = session_lock_timeout()
         self._report: Report = report or (lambda _line: None)
-        self._lock_conn: psycopg.Connection[Any] | None = None
-        self._backend: _Backend | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._search_path = ""
+        self._host = ""
 
     # -- session -----------------------------------------------------------
 
     def __enter__(self) -> Migrator:
-        self._lock_conn = connect(self._conninfo, autocommit=True)
+        conn = self._connect()
         try:
-            self._acquire_lock(self._lock_conn)
-            self._open_backend()
+            schema, search_path = internal_queries().session_identity(conn)
+            if schema is None:
+                raise MigrationError(
+                    f"no schema of the search_path ({search_path}) exists, so "
+                    "there is nowhere to keep the migrations' bookkeeping; create one, or "
+                    "set search_path for this role."
+                )
+            self._search_path = str(search_path)
+            self._acquire_lock(conn)
         except BaseException:
-            self._lock_conn.close()
+            conn.close()
             raise
+        self._conn = conn
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._backend is not None:
-            self._backend.connection.close()
-            self._backend = None
-        if self._lock_conn is not None:
-            self._lock_conn.close()  # closing the session releases the advisory lock
-            self._lock_conn = None
+        if self._conn is not None:
+            self._conn.close()  # closing the session releases the advisory lock
+            self._conn = None
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        # Session settings given at connection time: they hold outside and inside every
+        # migration transaction, and RESET ALL returns to them (added to any options of
+        # the URL).
+        settings = (
+            f"-c lock_timeout={self._statement_lock_timeout} "
+            f"-c client_connection_check_interval={_CLIENT_CHECK_MS}"
+        )
+        options = conninfo_to_dict(self._conninfo).get("options")
+        return connect(
+            self._conninfo,
+            autocommit=True,
+            options=f"{options} {settings}" if options else settings,
+        )
 
     def _acquire_lock(self, conn: psycopg.Connection[Any]) -> None:
         queries = internal_queries()
@@ -245,77 +302,97 @@ class Migrator:
                 )
             time.sleep(0.1)
 
-    def _open_backend(self) -> None:
-        if self._backend is not None:
-            self._backend.connection.close()
-        backend = _Backend(self._conninfo, self._statement_lock_timeout)
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        """The connection that holds the lock and runs the migrations."""
+        if self._conn is None:
+            raise RuntimeError("use Migrator as a context manager: `with Migrator(url) as m:`")
+        return self._conn
+
+    def _tables(self) -> tuple[bool, bool, bool]:
+        yoyo, ours, created = internal_queries().bookkeeping_tables(self.connection)
+        return bool(yoyo), bool(ours), bool(created)
+
+    def _ensure_bookkeeping(self) -> None:
+        """Create the bookkeeping tables that are missing (only commands that write)."""
+        if all(self._tables()):
+            return
+        backend = _Backend(self.connection)
         backend.init_database()
         backend.ensure_internal_schema_updated()
-        internal_queries().create_bookkeeping(backend.connection)
-        self._backend = backend
+        internal_queries().create_bookkeeping(self.connection)
 
-    @property
-    def backend(self) -> _Backend:
-        if self._backend is None:
-            raise RuntimeError("use Migrator as a context manager: `with Migrator(url) as m:`")
-        return self._backend
+    def _reset_session(self) -> None:
+        if not self.connection.broken:
+            internal_queries().reset_session(self.connection)
 
     # -- reading -----------------------------------------------------------
 
-    def _read(self) -> Any:
-        if not self._directory.is_dir():
-            raise MigrationError(
-                f"{self._directory} does not exist; create it or set DEFI_SQL_SQL_DIR."
-            )
-        try:
-            migrations = read_migrations(str(self._directory))
-            for migration in migrations:
-                migration.load()
-        except yoyo_exceptions.BadMigration as exc:
-            raise MigrationError(f"cannot read a migration: {exc}") from None
-        return migrations
+    def _files(self) -> list[MigrationFile]:
+        return read_migration_set(self._directory)
 
-    def _recorded(self) -> dict[str, tuple[int, str, datetime]]:
-        rows = internal_queries().list_applied(self.backend.connection)
-        return {mid: (batch, digest, at) for mid, batch, digest, at in rows}
-
-    def _applied_in_order(self, migrations: Any) -> list[Any]:
-        """Applied migrations, oldest first (those applied outside defi-sql first)."""
-        applied = set(self.backend.get_applied_migration_hashes())
-        by_id = {m.id: m for m in migrations if m.hash in applied}
-        recorded = list(self._recorded())
-        outside = [m for m in migrations if m.hash in applied and m.id not in recorded]
-        return outside + [by_id[mid] for mid in recorded if mid in by_id]
+    def _applied(self) -> list[_Applied]:
+        """Applied migrations, oldest first, whoever applied them (yoyo's table decides)."""
+        queries = internal_queries()
+        yoyo, ours, _created = self._tables()
+        if not yoyo:
+            recorded = int(queries.count_recorded(self.connection)) if ours else 0
+            if recorded:
+                raise MigrationError(
+                    f"_yoyo_migration, the record of applied migrations, is missing while "
+                    f"_defi_sql_migration records {recorded}: it was dropped by hand; restore "
+                    "it from a backup (or with `yoyo mark`), since without it every migration "
+                    "would run again."
+                )
+            return []
+        rows = (queries.list_applied if ours else queries.list_applied_by_yoyo)(self.connection)
+        return [_Applied(mid, batch, digest, at) for mid, batch, digest, at in rows]
 
     def status(self) -> list[MigrationState]:
-        """Every migration with applied/pending, batch, time applied and edits."""
-        return self._states(self._read())
+        """Every migration with applied/pending, batch, time applied, edits and missing files."""
+        return self._states(self._files(), self._applied())
 
-    def _states(self, migrations: Any) -> list[MigrationState]:
-        applied = set(self.backend.get_applied_migration_hashes())
-        recorded = self._recorded()
+    def _states(self, files: list[MigrationFile], applied: list[_Applied]) -> list[MigrationState]:
+        by_id = {a.id: a for a in applied}
+        invalid = self._invalid_indexes()
         states = []
-        for m in migrations:
-            batch, digest, at = recorded.get(m.id, (None, None, None))
-            path = Path(m.path)
+        for m in files:
+            record = by_id.get(m.id)
+            names: tuple[str, ...] = ()
+            if record is not None and not m.transactional:
+                names = tuple(i.qualified for i in _invalid_named(m.statements, invalid))
             states.append(
                 MigrationState(
                     id=m.id,
-                    path=path,
-                    applied=m.hash in applied,
-                    batch=batch,
-                    applied_at=at,
-                    edited=m.hash in applied and digest is not None and digest != checksum(path),
+                    path=m.path,
+                    applied=record is not None,
+                    batch=record.batch if record else None,
+                    applied_at=record.at if record else None,
+                    edited=bool(record and record.checksum and record.checksum != checksum(m.path)),
+                    invalid_indexes=names,
                 )
             )
-        known = {m.id for m in migrations}
-        for mid, (batch, _digest, at) in recorded.items():
-            if mid not in known:
-                states.append(MigrationState(mid, None, True, batch, at, edited=False))
+        known = {m.id for m in files}
+        for a in applied:
+            if a.id not in known:
+                states.append(MigrationState(a.id, None, True, a.batch, a.at, edited=False))
         return states
 
-    def _refuse_edited(self, migrations: Any) -> None:
-        edited = [s.id for s in self._states(migrations) if s.edited]
+    def _invalid_indexes(self) -> list[_Index]:
+        rows = internal_queries().invalid_indexes(self.connection)
+        return [_Index(qualified, name, table) for qualified, name, table in rows]
+
+    def _missing_file(self, mid: str) -> MigrationError:
+        shown = display_path(self._directory)
+        return MigrationError(
+            f"applied migration {mid} has no file in {shown} (a branch switch?), so nothing "
+            f"can safely run around it; restore its files (e.g. `git checkout <the branch "
+            f"that has it> -- {shown}/{mid}.sql {shown}/{mid}.rollback.sql`), or roll it "
+            "back on that branch first."
+        )
+
+    def _refuse_edited(self, states: list[MigrationState]) -> None:
+        edited = [s.id for s in states if s.edited]
         if edited:
             names = ", ".join(edited)
             raise EditedMigration(
@@ -328,28 +405,52 @@ class Migrator:
     # -- applying ----------------------------------------------------------
 
     def pending(self) -> list[str]:
-        return [m.id for m in self.backend.to_apply(self._read())]
+        applied = {a.id for a in self._applied()}
+        return [m.id for m in self._files() if m.id not in applied]
 
-    def plan(self, direction: Literal["apply", "rollback"], ids: Sequence[str]) -> str:
+    def plan(self, direction: Direction, ids: Sequence[str]) -> str:
         """The SQL that applying (or rolling back) ``ids`` would run, for ``--dry-run``."""
+        files = {m.id: m for m in migration_set(self._directory)[0]}
         chunks = []
         for mid in ids:
-            path = self._directory / f"{mid}.sql"
-            if direction == "rollback":
-                path = self._directory / f"{mid}.rollback.sql"
-            _directives, _comment, statements = read_sql_migration(str(path))
-            chunks.append(f"-- {direction} {mid} ({_display(path)})")
-            chunks.extend(statement.rstrip().rstrip(";") + ";" for statement in statements)
+            m = files[mid]
+            path = m.path if direction == "apply" else m.rollback_path
+            statements = m.statements if direction == "apply" else rollback_statements(m)
+            chunks.append(f"-- {direction} {mid} ({display_path(path)})")
+            chunks.extend(s.text.rstrip().rstrip(";") + ";" for s in statements)
         return "\n".join(chunks)
 
     def migrate(self, *, dry_run: bool = False) -> list[str]:
         """Apply every pending migration as one batch; return their ids."""
-        migrations = self._read()
-        self._refuse_edited(migrations)
-        pending = list(self.backend.to_apply(migrations))
+        files = self._files()
+        applied = self._applied()
+        known = {m.id for m in files}
+        for a in applied:
+            if a.id not in known:
+                raise self._missing_file(a.id)
+        self._refuse_edited(self._states(files, applied))
+        done = {a.id for a in applied}
+        pending = [m for m in files if m.id not in done]
+        free = max((m.number for m in files), default=0) + 1
+        for group in duplicate_numbers(files):
+            if any(m.id not in done for m in group):
+                raise MigrationError(str(duplicate_problem(group, free)))
+        if pending and applied:
+            newest = max(applied, key=lambda a: a.id)
+            early = [m for m in pending if m.id < newest.id]
+            if early:
+                m = early[0]
+                raise MigrationError(
+                    f"{display_path(m.path)}:1: {m.id} is numbered before {newest.id}, which "
+                    "this database has applied already, so it would run here after it but "
+                    "before it in a new database; give it the next free number, "
+                    f"{free:04d} (`git mv` it and its rollback), depending on the newest "
+                    "migration."
+                )
         if dry_run or not pending:
             return [m.id for m in pending]
-        batch = int(internal_queries().next_batch(self.backend.connection))
+        self._ensure_bookkeeping()
+        batch = int(internal_queries().next_batch(self.connection))
         for migration in pending:
             self._run(migration, "apply", batch)
         return [m.id for m in pending]
@@ -363,16 +464,15 @@ class Migrator:
         dry_run: bool = False,
     ) -> list[str]:
         """Undo the last batch (default), the last ``steps``, all after ``to``, or all."""
-        migrations = self._read()
-        applied = self._applied_in_order(migrations)
+        files = {m.id: m for m in self._files()}
+        applied = self._applied()
+        applied_ids = [a.id for a in applied]
         if to is not None:
-            ids = [m.id for m in migrations]
-            if to not in ids:
+            if to not in files and to not in applied_ids:
                 raise UnknownMigration(
-                    f"there is no migration {to!r} in {_display(self._directory)}; "
+                    f"there is no migration {to!r} in {display_path(self._directory)}; "
                     "`defi-sql status` lists them."
                 )
-            applied_ids = [m.id for m in applied]
             if to not in applied_ids:
                 raise MigrationError(f"{to} is not applied, so there is nothing to roll back to.")
             targets = applied[applied_ids.index(to) + 1 :]
@@ -381,102 +481,276 @@ class Migrator:
         elif steps is not None:
             if steps < 1:
                 raise MigrationError(f"--steps must be 1 or more, not {steps}.")
+            if steps > len(applied) and applied:
+                raise MigrationError(
+                    f"--steps {steps} is more than the {len(applied)} applied migration(s); "
+                    f"pass --steps {len(applied)}, or --all to undo every one."
+                )
             targets = applied[-steps:]
         else:
-            recorded = self._recorded()
-            last = max((batch for batch, _d, _a in recorded.values()), default=None)
-            targets = [m for m in applied if recorded.get(m.id, (None,))[0] == last]
-            if last is None:
-                targets = applied[-1:]
-        targets.reverse()
-        for migration in targets:
-            rollback_path = Path(migration.path).with_suffix(".rollback.sql")
-            if not rollback_path.is_file():
+            # the last batch: the newest migrations that share its number (one applied
+            # outside defi-sql, without a batch, is a batch of its own)
+            targets = applied[-1:]
+            if targets and targets[0].batch is not None:
+                last = targets[0].batch
+                start = len(applied)
+                while start > 0 and applied[start - 1].batch == last:
+                    start -= 1
+                targets = applied[start:]
+        ready = []
+        for a in reversed(targets):
+            m = files.get(a.id)
+            if m is None:
+                shown = display_path(self._directory)
                 raise MigrationError(
-                    f"{migration.id} has no rollback file {_display(rollback_path)}; write one "
+                    f"{a.id} is applied but its file {shown}/{a.id}.sql is missing (a branch "
+                    "switch?), so it cannot be rolled back, and rolling back past it would "
+                    "leave it applied; restore its files (e.g. `git checkout <the branch that "
+                    f"has it> -- {shown}/{a.id}.sql {shown}/{a.id}.rollback.sql`) and run the "
+                    f"command again, or undo only what came after it with `--to {a.id}`."
+                )
+            ready.append(m)
+        for m in ready:
+            if not m.rollback_path.is_file():
+                raise MigrationError(
+                    f"{m.id} has no rollback file {display_path(m.rollback_path)}; write one "
                     "before rolling it back."
                 )
-        if not dry_run:
-            for migration in targets:
-                self._run(migration, "rollback", None)
-        return [m.id for m in targets]
+            found = rollback_problems(m)
+            if found:
+                raise MigrationError(str(found[0]))
+        if not dry_run and ready:
+            self._ensure_bookkeeping()
+            for m in ready:
+                self._run(m, "rollback", None)
+        return [m.id for m in ready]
 
-    def _run(
-        self, migration: Any, direction: Literal["apply", "rollback"], batch: int | None
-    ) -> None:
-        backend = self.backend
+    # -- running one migration ----------------------------------------------
+
+    def _run(self, migration: MigrationFile, direction: Direction, batch: int | None) -> None:
+        conn = self.connection
         queries = internal_queries()
+        path = migration.path if direction == "apply" else migration.rollback_path
+        statements = (
+            migration.statements if direction == "apply" else rollback_statements(migration)
+        )
         started = time.perf_counter()
-        backend.failed_statement = None
-
-        def bookkeeping() -> None:
-            backend.log_migration(migration, direction)
-            if direction == "apply":
-                backend.mark_one(migration, log=False)
-                queries.record_applied(
-                    backend.connection,
-                    migration_id=migration.id,
-                    batch=batch,
-                    checksum=checksum(Path(migration.path)),
-                )
-            else:
-                backend.unmark_one(migration, log=False)
-                queries.forget_applied(backend.connection, migration_id=migration.id)
-
+        self._reset_session()
+        invalid_before = {i.qualified for i in self._invalid_indexes()}
+        if not migration.transactional:
+            self._refuse_invalid_leftover(path, statements)
+        objects_before = {tuple(r) for r in queries.schemas_and_extensions(conn)}
+        current: Statement | None = None
+        committing = False
         try:
-            if migration.use_transactions:
-                with backend.transaction():
-                    migration.process_steps(backend, direction)
-                    bookkeeping()
+            if migration.transactional:
+                with conn.transaction():
+                    xid = queries.transaction_id(conn)
+                    for current in statements:
+                        conn.execute(current.text)
+                    current = None
+                    self._check_intact(migration, path, xid)
+                    queries.pin_session(
+                        conn,
+                        search_path=self._search_path,
+                        lock_timeout=self._statement_lock_timeout,
+                    )
+                    self._bookkeeping(migration, direction, batch, objects_before)
+                    committing = True
             else:
-                migration.process_steps(backend, direction)
-                with backend.transaction():
-                    bookkeeping()
+                for current in statements:
+                    conn.execute(current.text)
+                current = None
+                self._reset_session()
+                self._check_built(path, statements)
+                with conn.transaction():
+                    self._bookkeeping(migration, direction, batch, objects_before)
+                    committing = True
         except psycopg.Error as exc:
-            raise self._failure(migration, direction, exc) from None
+            self._reset_session()
+            raise self._failure(
+                migration, direction, path, exc, current, invalid_before, committing
+            ) from None
+        finally:
+            self._reset_session()
         elapsed = (time.perf_counter() - started) * 1000
         verb = "applied" if direction == "apply" else "rolled back"
         self._report(f"{verb} {migration.id} ({elapsed:.0f} ms)")
 
-    def _failure(
-        self, migration: Any, direction: Literal["apply", "rollback"], exc: psycopg.Error
-    ) -> MigrationFailed:
-        path = Path(migration.path)
-        if direction == "rollback":
-            path = path.with_suffix(".rollback.sql")
-        diag = exc.diag
-        line = _line_of(path, self.backend.failed_statement, diag.statement_position)
-        where = f"{_display(path)}:{line}" if line else _display(path)
-        reason = diag.message_primary or str(exc).strip().splitlines()[0]
-        state = f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
-        if migration.use_transactions:
-            outcome = (
-                f"nothing of {migration.id} was {'applied' if direction == 'apply' else 'undone'}"
+    def _check_intact(self, migration: MigrationFile, path: Path, xid: str) -> None:
+        """Refuse to record a migration whose statements ended the transaction it runs in."""
+        conn = self.connection
+        if (
+            conn.info.transaction_status == TransactionStatus.INTRANS
+            and internal_queries().transaction_id(conn) == xid
+        ):
+            return
+        raise MigrationFailed(
+            f"{display_path(path)}: {migration.id} ended the transaction it runs in (a "
+            "COMMIT or ROLLBACK among its statements), so it is not recorded as applied, and "
+            "what ran before that may stay committed; compare the database with the file, "
+            "remove the statement, and run the command again.",
+            path=str(path),
+            line=None,
+            sqlstate=None,
+        )
+
+    def _refuse_invalid_leftover(self, path: Path, statements: Sequence[Statement]) -> None:
+        """A build over an INVALID index of the same name (left by a failed run) would
+        fail with "already exists", or, with IF NOT EXISTS, be skipped and recorded."""
+        builds = [s for s in statements if _first_word(s) in ("CREATE", "REINDEX")]
+        left = _invalid_named(builds, self._invalid_indexes())
+        if left:
+            raise _invalid(path, builds[0].line, left[0], "left by an earlier failed build")
+
+    def _check_built(self, path: Path, statements: Sequence[Statement]) -> None:
+        """A non-transactional migration is recorded only when no index it names is INVALID."""
+        left = _invalid_named(statements, self._invalid_indexes())
+        if left:
+            line = statements[0].line if statements else 1
+            raise _invalid(path, line, left[0], "after it ran (IF NOT EXISTS kept a failed build?)")
+
+    def _bookkeeping(
+        self,
+        migration: MigrationFile,
+        direction: Direction,
+        batch: int | None,
+        objects_before: set[tuple[Any, ...]],
+    ) -> None:
+        conn = self.connection
+        queries = internal_queries()
+        if not self._host:
+            self._host = socket.getfqdn()
+        queries.log_operation(
+            conn,
+            id=str(uuid.uuid1()),
+            migration_hash=migration.hash,
+            migration_id=migration.id,
+            operation=direction,
+            username=getpass.getuser(),
+            hostname=self._host,
+        )
+        # a record left by `yoyo rollback`, which knows only its own table, goes first
+        queries.forget_applied(conn, migration_id=migration.id)
+        if direction == "apply":
+            queries.mark_applied(conn, migration_hash=migration.hash, migration_id=migration.id)
+            queries.record_applied(
+                conn, migration_id=migration.id, batch=batch, checksum=checksum(migration.path)
             )
+            for kind, name in sorted(
+                {tuple(r) for r in queries.schemas_and_extensions(conn)} - objects_before
+            ):
+                queries.record_created(conn, migration_id=migration.id, kind=kind, name=name)
         else:
-            outcome = f"{migration.id} is not transactional, so its earlier statements stay"
-        advice = "fix the file and run the command again"
+            queries.unmark_applied(conn, migration_hash=migration.hash)
+            queries.forget_created(conn, migration_id=migration.id)
+
+    def _failure(
+        self,
+        migration: MigrationFile,
+        direction: Direction,
+        path: Path,
+        exc: psycopg.Error,
+        statement: Statement | None,
+        invalid_before: set[str],
+        committing: bool,
+    ) -> MigrationFailed:
+        diag = exc.diag
+        line = statement.line if statement else None
+        position = diag.statement_position
+        if statement is not None and position and position.isdigit():
+            line = statement.start + statement.text.count("\n", 0, int(position) - 1)
+        where = f"{display_path(path)}:{line}" if line else display_path(path)
+        reason = diag.message_primary or str(exc).strip().splitlines()[0]
+        reason += f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
+        mid, done = migration.id, "applied" if direction == "apply" else "undone"
+        again = "fix the file and run the command again"
         if diag.sqlstate == "55P03":  # lock_not_available
-            advice = (
+            again = (
                 f"another session held a lock it needs for longer than lock_timeout "
                 f"({self._statement_lock_timeout}); run the command again once that session "
                 "is done, or raise DEFI_SQL_LOCK_TIMEOUT"
             )
-        return MigrationFailed(
-            f"{where}: {reason}{state}; {outcome} and the database stays at the last good "
-            f"migration; {advice}.",
-            path=str(path),
-            line=line,
-            sqlstate=diag.sqlstate,
-        )
+        if self.connection.broken:
+            if committing or not migration.transactional:
+                outcome = (
+                    f"the connection was lost while {mid} was being "
+                    f"{'recorded' if committing else 'run'}, so whether it was {done} is "
+                    "unknown: `defi-sql status` tells; then run the command again"
+                )
+            else:
+                outcome = (
+                    f"the connection was lost (ended by pg_terminate_backend, a restart or the "
+                    f"network), so nothing of {mid} was {done} and the database stays at the "
+                    "last good migration; run the command again"
+                )
+            message = f"{where}: {reason}; {outcome}."
+        elif statement is None and migration.transactional:
+            message = (
+                f"{where}: recording {mid} failed: {reason}; nothing of it was {done} and the "
+                "database stays at the last good migration; the bookkeeping tables "
+                "(_yoyo_migration, _defi_sql_migration), not the file, refused: check their "
+                "privileges and content, and run the command again."
+            )
+        elif migration.transactional:
+            message = (
+                f"{where}: {reason}; nothing of {mid} was {done} and the database stays at the "
+                f"last good migration; {again}."
+            )
+        else:
+            words = _words(statement) if statement else set()
+            left = [
+                i
+                for i in self._invalid_indexes()
+                if i.qualified not in invalid_before or _named(i, words)
+            ]
+            if not left:
+                message = (
+                    f"{where}: {reason}; {mid} is not transactional, but its statement failed "
+                    f"as a whole and left no INVALID index, so nothing of it was {done}; "
+                    f"{again}."
+                )
+            else:
+                names = ", ".join(i.qualified for i in left)
+                drops = " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {i.qualified};" for i in left)
+                still = "pending" if direction == "apply" else "applied"
+                keep = (
+                    f" (or keep {mid} applied and rebuild it: `REINDEX INDEX CONCURRENTLY "
+                    f"{left[0].qualified};`)"
+                    if direction == "rollback"
+                    else ""
+                )
+                message = (
+                    f"{where}: {reason}; {mid} is not transactional and left the INVALID index "
+                    f"{names} behind (no query uses it, every write still pays for it), and "
+                    f"{mid} stays {still}; remove it with `{drops}`{keep}, then {again}."
+                )
+        return MigrationFailed(message, path=str(path), line=line, sqlstate=diag.sqlstate)
 
     # -- resetting and repairing ------------------------------------------
 
     def drop_everything(self) -> None:
-        """Drop every object of the current schema, bookkeeping included."""
-        internal_queries().drop_schema_objects(self.backend.connection)
+        """Drop every object of the current schema (bookkeeping included, the TypeScript
+        app's migration tables and extension members excluded) and the schemas and
+        extensions migrations created; :class:`Refused` while objects it would not drop
+        depend on them."""
+        self._ensure_bookkeeping()
+        conn = self.connection
+        queries = internal_queries()
+        dependents = [f"{name} (on {on})" for name, on in queries.foreign_dependents(conn)]
+        if dependents:
+            shown = "; ".join(dependents[:5])
+            more = f" and {len(dependents) - 5} more" if len(dependents) > 5 else ""
+            raise Refused(
+                f"fresh would also drop what other schemas build on this one: {shown}{more}; "
+                "nothing was dropped: drop or move those objects first, or run fresh on a "
+                "database of its own."
+            )
+        with conn.transaction():
+            queries.drop_created(conn)
+            queries.drop_schema_objects(conn)
         self._report("dropped every object of the schema")
-        self._open_backend()
+        self._ensure_bookkeeping()
 
     def repair(self, ids: Sequence[str]) -> list[str]:
         """Accept the current content of edited, applied migrations; return their ids."""
@@ -486,16 +760,37 @@ class Migrator:
                 raise UnknownMigration(
                     f"there is no migration {mid!r}; `defi-sql status` lists them."
                 )
+            state = states[mid]
+            if not state.applied:
+                raise MigrationError(
+                    f"{mid} is not applied, so there is no recorded content to repair; "
+                    "`defi-sql migrate` applies it."
+                )
+            if state.path is None:
+                raise self._missing_file(mid)
         chosen = list(ids) or [s.id for s in states.values() if s.edited]
         repaired = []
         for mid in chosen:
             state = states[mid]
             if state.edited and state.path is not None:
                 internal_queries().accept_checksum(
-                    self.backend.connection, migration_id=mid, checksum=checksum(state.path)
+                    self.connection, migration_id=mid, checksum=checksum(state.path)
                 )
                 repaired.append(mid)
         return repaired
+
+
+def _heads(directory: Path) -> list[str]:
+    """The migrations no other one depends on: what a new migration depends on."""
+    try:
+        files = migration_set(directory)[0]
+    except MigrationError:
+        return []
+    needed = {dep for m in files for dep in m.depends}
+    heads = [m.id for m in files if m.id not in needed]
+    if any(m.depends for m in files):
+        return heads
+    return heads[-1:]  # files without `-- depends:` lines: the last one
 
 
 def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Path]:
@@ -511,21 +806,21 @@ def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Pa
         for path in directory.glob("*.sql")
         if (match := _ID.match(path.name.removesuffix(".sql").removesuffix(".rollback")))
     ]
-    previous = sorted(
-        p.name.removesuffix(".sql")
-        for p in directory.glob("*.sql")
-        if not p.name.endswith(".rollback.sql")
-    )
     number = max(numbers, default=0) + 1
     mid = f"{number:04d}.{name}"
     forward = directory / f"{mid}.sql"
     rollback = directory / f"{mid}.rollback.sql"
-    depends = f"-- depends: {previous[-1]}\n" if previous else ""
+    heads = _heads(directory)
+    depends = f"-- depends: {' '.join(heads)}\n" if heads else ""
     forward.write_text(
-        f"-- {mid}: say here why this change is needed (one or two sentences).\n{depends}\n",
+        f"-- {mid}: {TEMPLATE_PLACEHOLDER} (one or two sentences).\n{depends}\n",
         encoding="utf-8",
     )
     rollback.write_text(
-        f"-- Undo {mid}: restore the schema exactly as it was before.\n\n", encoding="utf-8"
+        f"-- Undo {mid}: restore the schema exactly as it was before.\n"
+        "-- Undoing often takes a statement squawk bans (DROP COLUMN, DROP TABLE...):\n"
+        "-- say why it is safe here in the ignore, before the statement, e.g.\n"
+        "--     -- squawk-ignore ban-drop-column -- the rollback of an ADD COLUMN drops it\n\n",
+        encoding="utf-8",
     )
     return forward, rollback

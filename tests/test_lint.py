@@ -36,6 +36,13 @@ ONE_STATEMENT = (
     "cannot undo it cleanly; split it into migrations of one statement each."
 )
 
+IF_NOT_EXISTS = (
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS skips the INVALID index a failed build leaves, "
+    "and the migration would be recorded over it; leave IF NOT EXISTS out (with "
+    "`-- squawk-ignore prefer-robust-stmts -- <why>`): a rerun then names the leftover index "
+    "instead."
+)
+
 
 def no_reason(comment: str) -> str:
     return (
@@ -66,6 +73,10 @@ EXPECTED = {
     "multi-statement": [
         "migrations/0002.create-index-things-name.rollback.sql:5: "
         f"non-transactional-multi-statement: {ONE_STATEMENT}",
+        "migrations/0002.create-index-things-name.sql:6: concurrently-if-not-exists: "
+        + IF_NOT_EXISTS,
+        "migrations/0002.create-index-things-name.sql:8: concurrently-if-not-exists: "
+        + IF_NOT_EXISTS,
         "migrations/0002.create-index-things-name.sql:8: "
         f"non-transactional-multi-statement: {ONE_STATEMENT}",
     ],

@@ -13,10 +13,13 @@ from psycopg.conninfo import make_conninfo
 from defi_sql.catalog import fingerprint
 from defi_sql.errors import ConfigError, MigrationFailed
 from defi_sql.migrations import Migrator, session_lock_timeout
+from defi_sql.paths import migrations_dir
 
-BLOCKED = """\
+LAST = sorted(p.stem for p in migrations_dir().glob("*.sql") if ".rollback" not in p.name)[-1]
+NEXT = f"{int(LAST[:4]) + 1:04d}.add-users-nickname"
+BLOCKED = f"""\
 -- Needs an ACCESS EXCLUSIVE lock on users, which the test holds a conflicting lock on.
--- depends: 0009.widen-chain-id-to-bigint
+-- depends: {LAST}
 
 CREATE TABLE nicknames (nickname text PRIMARY KEY);
 
@@ -26,7 +29,7 @@ ALTER TABLE users ADD COLUMN nickname text;
 
 def show(url: str, setting: str) -> str:
     with Migrator(url) as m:
-        row = m.backend.connection.execute(f"SHOW {setting}").fetchone()
+        row = m.connection.execute(f"SHOW {setting}").fetchone()
     assert row is not None
     return str(row[0])
 
@@ -85,9 +88,9 @@ def test_a_migration_blocked_by_another_transaction_fails_after_the_timeout(
     db_url: str, migrations_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DEFI_SQL_LOCK_TIMEOUT", "200ms")
-    migration = migrations_copy / "0010.add-users-nickname.sql"
+    migration = migrations_copy / f"{NEXT}.sql"
     migration.write_text(BLOCKED, encoding="utf-8")
-    (migrations_copy / "0010.add-users-nickname.rollback.sql").write_text(
+    (migrations_copy / f"{NEXT}.rollback.sql").write_text(
         "ALTER TABLE users DROP COLUMN nickname;\n\nDROP TABLE nicknames;\n", encoding="utf-8"
     )
     with psycopg.connect(db_url, autocommit=True) as holder, psycopg.connect(db_url) as reader:
@@ -103,12 +106,12 @@ def test_a_migration_blocked_by_another_transaction_fails_after_the_timeout(
         assert fingerprint(holder) == before  # CREATE TABLE nicknames was undone with it
     assert str(caught.value) == (
         f"{migration}:6: canceling statement due to lock timeout (SQLSTATE 55P03); nothing of "
-        "0010.add-users-nickname was applied and the database stays at the last good "
+        f"{NEXT} was applied and the database stays at the last good "
         "migration; another session held a lock it needs for longer than lock_timeout "
         "(200ms); run the command again once that session is done, or raise "
         "DEFI_SQL_LOCK_TIMEOUT."
     )
     assert (caught.value.path, caught.value.line) == (str(migration), 6)
     assert waited < 4, "the migration waited for the lock instead of giving up after 200ms"
-    assert status["0010.add-users-nickname"] == "pending"
-    assert status["0009.widen-chain-id-to-bigint"] == "applied"
+    assert status[NEXT] == "pending"
+    assert status[LAST] == "applied"

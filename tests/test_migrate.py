@@ -180,6 +180,7 @@ def test_drop_everything_removes_hand_made_objects_too(db_url: str) -> None:
             ).fetchall()
             # only the bookkeeping (yoyo's and ours) is there, made anew and empty
             assert [t for (t,) in tables] == [
+                "_defi_sql_created",
                 "_defi_sql_migration",
                 "_yoyo_log",
                 "_yoyo_migration",
