@@ -20,7 +20,9 @@ is one line naming the file and line:
   reported by :func:`duplicate_numbers`; the migrator refuses them unless both
   are applied already.
 
-Statements are split exactly as yoyo splits them (``read_sql_migration``, with
+``create_migration`` (``defi-sql new``) writes the next pair from a template
+that lint refuses until it is filled in. Statements are split exactly as yoyo
+splits them (``read_sql_migration``, with
 sqlparse), so what is checked is what runs.
 """
 
@@ -34,11 +36,14 @@ from pathlib import Path
 from yoyo.migrations import get_migration_hash, read_sql_migration
 
 from defi_sql.errors import MigrationError
+from defi_sql.paths import migrations_dir
 
 __all__ = [
+    "TEMPLATE_PLACEHOLDER",
     "MigrationFile",
     "Problem",
     "Statement",
+    "create_migration",
     "display_path",
     "duplicate_numbers",
     "line_of",
@@ -51,6 +56,10 @@ __all__ = [
     "statements_of",
 ]
 
+#: The sentence of `defi-sql new`'s template that lint refuses until it is replaced.
+TEMPLATE_PLACEHOLDER = "say here why this change is needed"
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
+_ID = re.compile(r"^(\d{4})\.[a-z0-9-]+$")
 _FORWARD = re.compile(r"^(?P<number>\d{4})\.[a-z0-9]+(?:-[a-z0-9]+)*\.sql$")
 _ROLLBACK = re.compile(r"^(?P<id>\d{4}\.[a-z0-9]+(?:-[a-z0-9]+)*)\.rollback\.sql$")
 _DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*)$")
@@ -485,3 +494,52 @@ def rollback_statements(migration: MigrationFile) -> tuple[Statement, ...]:
 
 def _as_statements(text: str, found: list[tuple[int, int, str]]) -> tuple[Statement, ...]:
     return tuple(Statement(line_of(text, o), line_of(text, k), s) for o, k, s in found)
+
+
+# -- new migrations ------------------------------------------------------------
+
+
+def _heads(directory: Path) -> list[str]:
+    """The migrations no other one depends on: what a new migration depends on."""
+    try:
+        files = migration_set(directory)[0]
+    except MigrationError:
+        return []
+    needed = {dep for m in files for dep in m.depends}
+    heads = [m.id for m in files if m.id not in needed]
+    if any(m.depends for m in files):
+        return heads
+    return heads[-1:]  # files without `-- depends:` lines: the last one
+
+
+def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Path]:
+    """Write the next-numbered forward and rollback files for ``name`` (verb-object)."""
+    directory = directory or migrations_dir()
+    if not _NAME.match(name):
+        raise MigrationError(
+            f"migration name {name!r} is not verb-object in lower-case kebab case; "
+            "use e.g. `add-users-email` or `create-index-alerts-type`."
+        )
+    numbers = [
+        int(match.group(1))
+        for path in directory.glob("*.sql")
+        if (match := _ID.match(path.name.removesuffix(".sql").removesuffix(".rollback")))
+    ]
+    number = max(numbers, default=0) + 1
+    mid = f"{number:04d}.{name}"
+    forward = directory / f"{mid}.sql"
+    rollback = directory / f"{mid}.rollback.sql"
+    heads = _heads(directory)
+    depends = f"-- depends: {' '.join(heads)}\n" if heads else ""
+    forward.write_text(
+        f"-- {mid}: {TEMPLATE_PLACEHOLDER} (one or two sentences).\n{depends}\n",
+        encoding="utf-8",
+    )
+    rollback.write_text(
+        f"-- Undo {mid}: restore the schema exactly as it was before.\n"
+        "-- Undoing often takes a statement squawk bans (DROP COLUMN, DROP TABLE...):\n"
+        "-- say why it is safe here in the ignore, before the statement, e.g.\n"
+        "--     -- squawk-ignore ban-drop-column -- the rollback of an ADD COLUMN drops it\n\n",
+        encoding="utf-8",
+    )
+    return forward, rollback

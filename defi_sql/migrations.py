@@ -35,6 +35,10 @@ statements itself and adds what yoyo lacks:
   instead of queueing every query behind it.
 * **Read-only commands read.** ``status`` and ``--dry-run`` create nothing, so
   they work on a replica or as a role without CREATE.
+
+Reading and checking the files (and writing new ones) is
+:mod:`defi_sql._migration_files`; what a failure left and the sentence that says
+so is :mod:`defi_sql._migration_failures`.
 """
 
 from __future__ import annotations
@@ -61,9 +65,19 @@ from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
 
 from defi_sql._aiosql import internal_queries
+from defi_sql._migration_failures import (
+    Direction,
+    Index,
+    describe_failure,
+    first_word,
+    invalid_left,
+    invalid_named,
+)
 from defi_sql._migration_files import (
+    TEMPLATE_PLACEHOLDER,
     MigrationFile,
     Statement,
+    create_migration,
     display_path,
     duplicate_numbers,
     duplicate_problem,
@@ -71,7 +85,6 @@ from defi_sql._migration_files import (
     read_migration_set,
     rollback_problems,
     rollback_statements,
-    scan,
 )
 from defi_sql.connection import connect
 from defi_sql.errors import (
@@ -98,21 +111,14 @@ __all__ = [
 
 #: The advisory lock key every defi-sql migration run takes ('defi' + 1).
 LOCK_KEY = 0x6465_6669_0001
-#: The sentence of `defi-sql new`'s template that lint refuses until it is replaced.
-TEMPLATE_PLACEHOLDER = "say here why this change is needed"
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-_ID = re.compile(r"^(\d{4})\.[a-z0-9-]+$")
 #: ``lock_timeout`` of the session running migrations, unless DEFI_SQL_LOCK_TIMEOUT is set.
 DEFAULT_LOCK_TIMEOUT = "5s"
 _DURATION = re.compile(r"^\d+(\.\d+)?(us|ms|s|min|h|d)?$")
 #: How often (ms) the server checks that the migrator's client is still there while a
 #: statement runs, so that a killed client's session (and its lock) ends soon.
 _CLIENT_CHECK_MS = 1000
-_WORDS = re.compile(r'[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"')
-_INDEX_LEFTOVER = re.compile(r"_cc(?:new|old)\d*$")
 
 Report = Callable[[str], None]
-Direction = Literal["apply", "rollback"]
 
 
 def checksum(path: Path) -> str:
@@ -169,13 +175,6 @@ class _Applied:
     at: datetime
 
 
-@dataclass(frozen=True)
-class _Index:
-    qualified: str
-    name: str
-    table: str
-
-
 class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
     """yoyo's backend on the migrator's connection, used only to create (or upgrade)
     yoyo's own tables exactly as yoyo does."""
@@ -189,40 +188,6 @@ class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
 
     def lock(self, timeout: int = 10) -> AbstractContextManager[None]:
         return nullcontext()  # the Migrator holds its own lock
-
-
-def _words(statement: Statement) -> set[str]:
-    """The names a statement mentions (lower-cased bare words, quoted names as written),
-    to tell which indexes it builds or drops."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", scan(statement.text)[0])}
-    words |= {q.replace('""', '"') for q in re.findall(r'"((?:[^"]|"")+)"', statement.text)}
-    return words
-
-
-def _first_word(statement: Statement) -> str:
-    words = scan(statement.text)[0].split()
-    return words[0].upper() if words else ""
-
-
-def _named(index: _Index, words: set[str]) -> bool:
-    return index.name in words or _INDEX_LEFTOVER.sub("", index.name) in words
-
-
-def _invalid_named(statements: Sequence[Statement], invalid: list[_Index]) -> list[_Index]:
-    """The INVALID indexes that ``statements`` name (a ``_ccnew``/``_ccold`` of REINDEX too)."""
-    words: set[str] = set().union(*(_words(s) for s in statements))
-    return [i for i in invalid if _named(i, words)]
-
-
-def _invalid(path: Path, line: int, index: _Index, why: str) -> MigrationFailed:
-    return MigrationFailed(
-        f"{display_path(path)}:{line}: the index {index.qualified} is INVALID, {why}, so "
-        "nothing is recorded; remove it with "
-        f"`DROP INDEX CONCURRENTLY IF EXISTS {index.qualified};` and run the command again.",
-        path=str(path),
-        line=line,
-        sqlstate=None,
-    )
 
 
 class Migrator:
@@ -360,7 +325,7 @@ class Migrator:
             record = by_id.get(m.id)
             names: tuple[str, ...] = ()
             if record is not None and not m.transactional:
-                names = tuple(i.qualified for i in _invalid_named(m.statements, invalid))
+                names = tuple(i.qualified for i in invalid_named(m.statements, invalid))
             states.append(
                 MigrationState(
                     id=m.id,
@@ -378,9 +343,9 @@ class Migrator:
                 states.append(MigrationState(a.id, None, True, a.batch, a.at, edited=False))
         return states
 
-    def _invalid_indexes(self) -> list[_Index]:
+    def _invalid_indexes(self) -> list[Index]:
         rows = internal_queries().invalid_indexes(self.connection)
-        return [_Index(qualified, name, table) for qualified, name, table in rows]
+        return [Index(qualified, name, table) for qualified, name, table in rows]
 
     def _missing_file(self, mid: str) -> MigrationError:
         shown = display_path(self._directory)
@@ -568,8 +533,17 @@ class Migrator:
                     committing = True
         except psycopg.Error as exc:
             self._reset_session()
-            raise self._failure(
-                migration, direction, path, exc, current, invalid_before, committing
+            raise describe_failure(
+                migration,
+                direction,
+                path,
+                exc,
+                current,
+                lost=conn.broken,
+                committing=committing,
+                invalid_before=invalid_before,
+                invalid_now=[] if conn.broken else self._invalid_indexes(),
+                lock_timeout=self._statement_lock_timeout,
             ) from None
         finally:
             self._reset_session()
@@ -598,17 +572,19 @@ class Migrator:
     def _refuse_invalid_leftover(self, path: Path, statements: Sequence[Statement]) -> None:
         """A build over an INVALID index of the same name (left by a failed run) would
         fail with "already exists", or, with IF NOT EXISTS, be skipped and recorded."""
-        builds = [s for s in statements if _first_word(s) in ("CREATE", "REINDEX")]
-        left = _invalid_named(builds, self._invalid_indexes())
+        builds = [s for s in statements if first_word(s) in ("CREATE", "REINDEX")]
+        left = invalid_named(builds, self._invalid_indexes())
         if left:
-            raise _invalid(path, builds[0].line, left[0], "left by an earlier failed build")
+            raise invalid_left(path, builds[0].line, left[0], "left by an earlier failed build")
 
     def _check_built(self, path: Path, statements: Sequence[Statement]) -> None:
         """A non-transactional migration is recorded only when no index it names is INVALID."""
-        left = _invalid_named(statements, self._invalid_indexes())
+        left = invalid_named(statements, self._invalid_indexes())
         if left:
             line = statements[0].line if statements else 1
-            raise _invalid(path, line, left[0], "after it ran (IF NOT EXISTS kept a failed build?)")
+            raise invalid_left(
+                path, line, left[0], "after it ran (IF NOT EXISTS kept a failed build?)"
+            )
 
     def _bookkeeping(
         self,
@@ -644,88 +620,6 @@ class Migrator:
         else:
             queries.unmark_applied(conn, migration_hash=migration.hash)
             queries.forget_created(conn, migration_id=migration.id)
-
-    def _failure(
-        self,
-        migration: MigrationFile,
-        direction: Direction,
-        path: Path,
-        exc: psycopg.Error,
-        statement: Statement | None,
-        invalid_before: set[str],
-        committing: bool,
-    ) -> MigrationFailed:
-        diag = exc.diag
-        line = statement.line if statement else None
-        position = diag.statement_position
-        if statement is not None and position and position.isdigit():
-            line = statement.start + statement.text.count("\n", 0, int(position) - 1)
-        where = f"{display_path(path)}:{line}" if line else display_path(path)
-        reason = diag.message_primary or str(exc).strip().splitlines()[0]
-        reason += f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
-        mid, done = migration.id, "applied" if direction == "apply" else "undone"
-        again = "fix the file and run the command again"
-        if diag.sqlstate == "55P03":  # lock_not_available
-            again = (
-                f"another session held a lock it needs for longer than lock_timeout "
-                f"({self._statement_lock_timeout}); run the command again once that session "
-                "is done, or raise DEFI_SQL_LOCK_TIMEOUT"
-            )
-        if self.connection.broken:
-            if committing or not migration.transactional:
-                outcome = (
-                    f"the connection was lost while {mid} was being "
-                    f"{'recorded' if committing else 'run'}, so whether it was {done} is "
-                    "unknown: `defi-sql status` tells; then run the command again"
-                )
-            else:
-                outcome = (
-                    f"the connection was lost (ended by pg_terminate_backend, a restart or the "
-                    f"network), so nothing of {mid} was {done} and the database stays at the "
-                    "last good migration; run the command again"
-                )
-            message = f"{where}: {reason}; {outcome}."
-        elif statement is None and migration.transactional:
-            message = (
-                f"{where}: recording {mid} failed: {reason}; nothing of it was {done} and the "
-                "database stays at the last good migration; the bookkeeping tables "
-                "(_yoyo_migration, _defi_sql_migration), not the file, refused: check their "
-                "privileges and content, and run the command again."
-            )
-        elif migration.transactional:
-            message = (
-                f"{where}: {reason}; nothing of {mid} was {done} and the database stays at the "
-                f"last good migration; {again}."
-            )
-        else:
-            words = _words(statement) if statement else set()
-            left = [
-                i
-                for i in self._invalid_indexes()
-                if i.qualified not in invalid_before or _named(i, words)
-            ]
-            if not left:
-                message = (
-                    f"{where}: {reason}; {mid} is not transactional, but its statement failed "
-                    f"as a whole and left no INVALID index, so nothing of it was {done}; "
-                    f"{again}."
-                )
-            else:
-                names = ", ".join(i.qualified for i in left)
-                drops = " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {i.qualified};" for i in left)
-                still = "pending" if direction == "apply" else "applied"
-                keep = (
-                    f" (or keep {mid} applied and rebuild it: `REINDEX INDEX CONCURRENTLY "
-                    f"{left[0].qualified};`)"
-                    if direction == "rollback"
-                    else ""
-                )
-                message = (
-                    f"{where}: {reason}; {mid} is not transactional and left the INVALID index "
-                    f"{names} behind (no query uses it, every write still pays for it), and "
-                    f"{mid} stays {still}; remove it with `{drops}`{keep}, then {again}."
-                )
-        return MigrationFailed(message, path=str(path), line=line, sqlstate=diag.sqlstate)
 
     # -- resetting and repairing ------------------------------------------
 
@@ -778,49 +672,3 @@ class Migrator:
                 )
                 repaired.append(mid)
         return repaired
-
-
-def _heads(directory: Path) -> list[str]:
-    """The migrations no other one depends on: what a new migration depends on."""
-    try:
-        files = migration_set(directory)[0]
-    except MigrationError:
-        return []
-    needed = {dep for m in files for dep in m.depends}
-    heads = [m.id for m in files if m.id not in needed]
-    if any(m.depends for m in files):
-        return heads
-    return heads[-1:]  # files without `-- depends:` lines: the last one
-
-
-def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Path]:
-    """Write the next-numbered forward and rollback files for ``name`` (verb-object)."""
-    directory = directory or migrations_dir()
-    if not _NAME.match(name):
-        raise MigrationError(
-            f"migration name {name!r} is not verb-object in lower-case kebab case; "
-            "use e.g. `add-users-email` or `create-index-alerts-type`."
-        )
-    numbers = [
-        int(match.group(1))
-        for path in directory.glob("*.sql")
-        if (match := _ID.match(path.name.removesuffix(".sql").removesuffix(".rollback")))
-    ]
-    number = max(numbers, default=0) + 1
-    mid = f"{number:04d}.{name}"
-    forward = directory / f"{mid}.sql"
-    rollback = directory / f"{mid}.rollback.sql"
-    heads = _heads(directory)
-    depends = f"-- depends: {' '.join(heads)}\n" if heads else ""
-    forward.write_text(
-        f"-- {mid}: {TEMPLATE_PLACEHOLDER} (one or two sentences).\n{depends}\n",
-        encoding="utf-8",
-    )
-    rollback.write_text(
-        f"-- Undo {mid}: restore the schema exactly as it was before.\n"
-        "-- Undoing often takes a statement squawk bans (DROP COLUMN, DROP TABLE...):\n"
-        "-- say why it is safe here in the ignore, before the statement, e.g.\n"
-        "--     -- squawk-ignore ban-drop-column -- the rollback of an ADD COLUMN drops it\n\n",
-        encoding="utf-8",
-    )
-    return forward, rollback
