@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import get_args
 from uuid import UUID
+
+import msgspec
 
 from defi_sql.errors import InvalidInput
 from defi_sql.models import (
@@ -15,6 +18,7 @@ from defi_sql.models import (
     Asset,
     NewPosition,
     RiskProfile,
+    Row,
     UserPreferences,
 )
 
@@ -26,6 +30,7 @@ __all__ = [
     "decimal",
     "document",
     "duration",
+    "expected",
     "natural",
     "new_position",
     "plainly_valid_position",
@@ -38,8 +43,32 @@ __all__ = [
 ]
 
 _WALLET = re.compile(r"0x[0-9a-f]{40}")
+#: The standard library's types that messages name, and the module each is imported from.
+_STANDARD_MODULES: dict[type, str] = {
+    Decimal: "decimal",
+    UUID: "uuid",
+    datetime: "datetime",
+    timedelta: "datetime",
+}
 #: Decimals beyond 10**±60 are no amount or ratio, and would only strain ``numeric``.
 DECIMAL_DIGITS = 60
+
+
+@functools.cache
+def expected(cls: type) -> str:
+    """``cls`` as a message names it: where to import it from and, for a struct a
+    caller builds, its fields (required ones first), so the fix needs no search.
+
+    ``IntentCondition (from defi_sql.models import IntentCondition; fields:
+    operator, value, metric)``; ``Decimal (from decimal import Decimal)``.
+    """
+    module = _STANDARD_MODULES.get(cls, cls.__module__)
+    where = f"from {module} import {cls.__name__}"
+    if issubclass(cls, msgspec.Struct) and not issubclass(cls, Row):
+        fields = msgspec.structs.fields(cls)
+        names = [f.name for f in fields if f.required] + [f.name for f in fields if not f.required]
+        where += f"; fields: {', '.join(names)}"
+    return f"{cls.__name__} ({where})"
 
 
 def wallet_address(value: object) -> str:
@@ -94,7 +123,7 @@ def decimal(value: object, what: str, *, minimum: Decimal | None = None) -> Deci
     string would be a second spelling of the same field.
     """
     if not isinstance(value, Decimal):
-        raise InvalidInput(f"{what} must be a Decimal, not {type(value).__name__}.")
+        raise InvalidInput(f"{what} must be a {expected(Decimal)}, not {type(value).__name__}.")
     if not value.is_finite():
         raise InvalidInput(f"{what} must be a finite number, not {value}.")
     if value and not -DECIMAL_DIGITS <= value.adjusted() <= DECIMAL_DIGITS:
@@ -142,7 +171,7 @@ def natural(value: object, what: str, *, maximum: int = 2**63 - 1) -> int:
 def duration(value: object, what: str, *, maximum: timedelta) -> timedelta:
     """A timedelta above zero and at most ``maximum``."""
     if not isinstance(value, timedelta):
-        raise InvalidInput(f"{what} must be a datetime.timedelta, not {type(value).__name__}.")
+        raise InvalidInput(f"{what} must be a {expected(timedelta)}, not {type(value).__name__}.")
     if not timedelta(0) < value <= maximum:
         raise InvalidInput(f"{what} must be above zero and at most {maximum}, not {value}.")
     return value
@@ -150,14 +179,14 @@ def duration(value: object, what: str, *, maximum: timedelta) -> timedelta:
 
 def uuid(value: object, what: str) -> UUID:
     if not isinstance(value, UUID):
-        raise InvalidInput(f"{what} must be a UUID, not {type(value).__name__}.")
+        raise InvalidInput(f"{what} must be a {expected(UUID)}, not {type(value).__name__}.")
     return value
 
 
 def aware(value: object, what: str) -> datetime:
     """A timezone-aware datetime (a naive one is ambiguous: which zone?)."""
     if not isinstance(value, datetime):
-        raise InvalidInput(f"{what} must be a datetime, not {type(value).__name__}.")
+        raise InvalidInput(f"{what} must be a {expected(datetime)}, not {type(value).__name__}.")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what} must be timezone-aware (e.g. datetime.now(UTC)), not naive.")
     return value
@@ -165,10 +194,14 @@ def aware(value: object, what: str) -> datetime:
 
 def assets(value: object, what: str) -> list[Asset]:
     if not isinstance(value, list):
-        raise InvalidInput(f"{what} must be a list of Asset, not {type(value).__name__}.")
+        raise InvalidInput(
+            f"{what} must be a list of {expected(Asset)}, not {type(value).__name__}."
+        )
     for index, asset in enumerate(value):
         if not isinstance(asset, Asset):
-            raise InvalidInput(f"{what}[{index}] must be an Asset, not {type(asset).__name__}.")
+            raise InvalidInput(
+                f"{what}[{index}] must be an {expected(Asset)}, not {type(asset).__name__}."
+            )
         text(asset.symbol, f"{what}[{index}].symbol", max_length=64)
         decimal(asset.amount, f"{what}[{index}].amount", minimum=Decimal(0))
         decimal(asset.value_usd, f"{what}[{index}].value_usd", minimum=Decimal(0))
@@ -226,7 +259,9 @@ def document(value: object, what: str) -> dict[str, object]:
 def new_position(value: object) -> NewPosition:
     """Check every field of a snapshot to record."""
     if not isinstance(value, NewPosition):
-        raise InvalidInput(f"a snapshot must be a NewPosition, not {type(value).__name__}.")
+        raise InvalidInput(
+            f"a snapshot must be a {expected(NewPosition)}, not {type(value).__name__}."
+        )
     uuid(value.user_id, "user_id")
     wallet_address(value.wallet_address)
     text(value.protocol, "protocol", max_length=64)
@@ -254,14 +289,16 @@ def _string_list(value: object, what: str, allowed: tuple[str, ...] | None) -> N
 def preferences(value: object) -> UserPreferences:
     """Check every key of a user's preferences document."""
     if not isinstance(value, UserPreferences):
-        raise InvalidInput(f"preferences must be a UserPreferences, not {type(value).__name__}.")
+        raise InvalidInput(
+            f"preferences must be a {expected(UserPreferences)}, not {type(value).__name__}."
+        )
     if value.risk_profile is not None:
         choice(value.risk_profile, "preferences.risk_profile", get_args(RiskProfile))
     thresholds = value.alert_thresholds
     if thresholds is not None:
         if not isinstance(thresholds, AlertThresholds):
             raise InvalidInput(
-                "preferences.alert_thresholds must be an AlertThresholds, "
+                f"preferences.alert_thresholds must be an {expected(AlertThresholds)}, "
                 f"not {type(thresholds).__name__}."
             )
         if thresholds.health_factor is not None:

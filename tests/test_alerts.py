@@ -187,13 +187,13 @@ SIGNAL_GONE = "the alert's signal does not exist (alerts_signal_id_fkey)"
         pytest.param(
             {"user_id": str(UNKNOWN)},
             InvalidInput,
-            "user_id must be a UUID, not str.",
+            "user_id must be a UUID (from uuid import UUID), not str.",
             id="str-user-id",
         ),
         pytest.param(
             {"signal_id": str(UNKNOWN)},
             InvalidInput,
-            "signal_id must be a UUID, not str.",
+            "signal_id must be a UUID (from uuid import UUID), not str.",
             id="str-signal-id",
         ),
         pytest.param(
@@ -482,7 +482,9 @@ def test_claim_leases_the_oldest_pending_first_up_to_limit(
             id="long-lease",
         ),
         pytest.param(
-            {"lease": 60}, "lease must be a datetime.timedelta, not int.", id="seconds-as-int"
+            {"lease": 60},
+            "lease must be a timedelta (from datetime import timedelta), not int.",
+            id="seconds-as-int",
         ),
     ],
 )
@@ -625,7 +627,8 @@ def test_mark_sent_many(api: Api, db: psycopg.Connection[Any], queue: list[Alert
         ),
         pytest.param(
             None,
-            "alerts must be a sequence of Alert, not NoneType; pass the list that claim returned.",
+            "alerts must be a sequence of Alert (from defi_sql.models import Alert), not NoneType; "
+            "pass the list that claim returned.",
             id="none",
         ),
         pytest.param(

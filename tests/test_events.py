@@ -274,7 +274,11 @@ def _bad_append_cases() -> list[Any]:
             "expected_version must be an integer, not float.",
         ),
         ("stream-type-empty", {"stream_type": ""}, "stream_type must not be empty."),
-        ("stream-id-string", {"stream_id": "s-1"}, "stream_id must be a UUID, not str."),
+        (
+            "stream-id-string",
+            {"stream_id": "s-1"},
+            "stream_id must be a UUID (from uuid import UUID), not str.",
+        ),
         (
             "event-type-empty",
             {"events": [GOOD, NewEvent(event_type="", payload={})]},
@@ -333,7 +337,8 @@ def _bad_append_cases() -> list[Any]:
         (
             "not-a-new-event",
             {"events": [GOOD, {"event_type": "A", "payload": {}}]},
-            "an event must be a NewEvent, not dict.",
+            "an event must be a NewEvent (from defi_sql.models import NewEvent; fields: "
+            "event_type, payload, metadata, event_id, occurred_at), not dict.",
         ),
         (
             "occurred-at-naive",
@@ -343,7 +348,7 @@ def _bad_append_cases() -> list[Any]:
         (
             "event-id-string",
             {"events": [GOOD, NewEvent(event_type="A", payload={}, event_id="e-1")]},  # type: ignore[arg-type]
-            "event_id must be a UUID, not str.",
+            "event_id must be a UUID (from uuid import UUID), not str.",
         ),
     ]
     return [pytest.param(kwargs, message, id=name) for name, kwargs, message in cases]
@@ -472,12 +477,12 @@ def test_read_all_after_pages_across_streams_in_position_order(api: Api, limit: 
         ),
         pytest.param(
             lambda api: api.events.read_stream("s-1"),
-            "stream_id must be a UUID, not str.",
+            "stream_id must be a UUID (from uuid import UUID), not str.",
             id="read-stream-id-string",
         ),
         pytest.param(
             lambda api: api.events.version("s-1"),
-            "stream_id must be a UUID, not str.",
+            "stream_id must be a UUID (from uuid import UUID), not str.",
             id="version-stream-id-string",
         ),
     ],
@@ -548,8 +553,16 @@ def test_archive_with_a_recent_cutoff_moves_everything_older(
             "before must be timezone-aware (e.g. datetime.now(UTC)), not naive.",
             id="naive",
         ),
-        pytest.param("2030-01-01", "before must be a datetime, not str.", id="string"),
-        pytest.param(None, "before must be a datetime, not NoneType.", id="none"),
+        pytest.param(
+            "2030-01-01",
+            "before must be a datetime (from datetime import datetime), not str.",
+            id="string",
+        ),
+        pytest.param(
+            None,
+            "before must be a datetime (from datetime import datetime), not NoneType.",
+            id="none",
+        ),
     ],
 )
 def test_archive_bad_cutoff(

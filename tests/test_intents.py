@@ -181,7 +181,8 @@ def _bad_create_cases() -> list[Any]:
         (
             "condition-dict",
             {"condition": {"operator": "<", "value": "1.2"}},
-            "condition must be an IntentCondition, not dict.",
+            "condition must be an IntentCondition (from defi_sql.models import IntentCondition; "
+            "fields: operator, value, metric), not dict.",
         ),
         (
             "operator-double-equals",
@@ -206,12 +207,13 @@ def _bad_create_cases() -> list[Any]:
         (
             "value-float",
             {"condition": IntentCondition(operator="<", value=1.2)},  # type: ignore[arg-type]
-            "condition.value must be a Decimal, not float.",
+            "condition.value must be a Decimal (from decimal import Decimal), not float.",
         ),
         (
             "action-none",
             {"action": None},
-            "action must be an IntentAction, not NoneType.",
+            "action must be an IntentAction (from defi_sql.models import IntentAction; "
+            "fields: type, asset, amount), not NoneType.",
         ),
         (
             "action-swap",
@@ -243,9 +245,13 @@ def _bad_create_cases() -> list[Any]:
         (
             "expires-string",
             {"expires_at": "2030-01-01T00:00:00Z"},
-            "expires_at must be a datetime, not str.",
+            "expires_at must be a datetime (from datetime import datetime), not str.",
         ),
-        ("user-id-string", {"user_id": "not-a-uuid"}, "user_id must be a UUID, not str."),
+        (
+            "user-id-string",
+            {"user_id": "not-a-uuid"},
+            "user_id must be a UUID (from uuid import UUID), not str.",
+        ),
     ]
     return [pytest.param(kwargs, message, id=name) for name, kwargs, message in cases]
 
@@ -284,21 +290,23 @@ def test_get_missing_is_not_found(api: Api) -> None:
     ("call", "message"),
     [
         pytest.param(
-            lambda api: api.intents.get("i-1"), "intent_id must be a UUID, not str.", id="get"
+            lambda api: api.intents.get("i-1"),
+            "intent_id must be a UUID (from uuid import UUID), not str.",
+            id="get",
         ),
         pytest.param(
             lambda api: api.intents.transition("i-1", "cancelled"),
-            "intent_id must be a UUID, not str.",
+            "intent_id must be a UUID (from uuid import UUID), not str.",
             id="transition",
         ),
         pytest.param(
             lambda api: api.intents.trigger(None),
-            "intent_id must be a UUID, not NoneType.",
+            "intent_id must be a UUID (from uuid import UUID), not NoneType.",
             id="trigger",
         ),
         pytest.param(
             lambda api: api.intents.active_for_user("u-1"),
-            "user_id must be a UUID, not str.",
+            "user_id must be a UUID (from uuid import UUID), not str.",
             id="active-for-user",
         ),
     ],

@@ -188,18 +188,24 @@ BAD: list[tuple[str, dict[str, object] | None, str]] = [  # id, changes (None: a
     ("hf-infinity", {"health_factor": Decimal("Infinity")},
      "health_factor must be a finite number, not Infinity."),
     ("hf-negative", {"health_factor": Decimal(-1)}, "health_factor must be at least 0, not -1."),
-    ("hf-float", {"health_factor": 1.5}, "health_factor must be a Decimal, not float."),
+    ("hf-float", {"health_factor": 1.5},
+     "health_factor must be a Decimal (from decimal import Decimal), not float."),
     ("amount-nan", {"collateral": [NAN_ASSET]},
      "collateral[0].amount must be a finite number, not NaN."),
     ("naive-snapshot-at", {"snapshot_at": datetime(2024, 5, 1, 12)},
      "snapshot_at must be timezone-aware (e.g. datetime.now(UTC)), not naive."),
     ("collateral-dict", {"collateral": {"symbol": "ETH"}},
-     "collateral must be a list of Asset, not dict."),
+     "collateral must be a list of Asset (from defi_sql.models import Asset; "
+     "fields: symbol, amount, value_usd), not dict."),
     ("debt-element-dict", {"debt": [{"symbol": "USDT", "amount": "1", "valueUSD": "1"}]},
-     "debt[0] must be an Asset, not dict."),
+     "debt[0] must be an Asset (from defi_sql.models import Asset; "
+     "fields: symbol, amount, value_usd), not dict."),
     ("metadata-int-key", {"metadata": {1: "one"}},
      "metadata has a key that is not a string: 1."),
-    ("not-a-new-position", None, "a snapshot must be a NewPosition, not dict."),
+    ("not-a-new-position", None,
+     "a snapshot must be a NewPosition (from defi_sql.models import NewPosition; fields: user_id, "
+     "wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, "
+     "snapshot_at), not dict."),
 ]  # fmt: skip
 BAD_SNAPSHOTS = [pytest.param(changes, message, id=id) for id, changes, message in BAD]
 
@@ -348,7 +354,9 @@ def test_create_and_ingest_both_refuse_a_decimal_string(
     for call in (lambda: api.positions.create(new), lambda: api.positions.ingest([new])):
         with pytest.raises(InvalidInput) as caught:
             call()
-        assert str(caught.value) == "health_factor must be a Decimal, not str."
+        assert str(caught.value) == (
+            "health_factor must be a Decimal (from decimal import Decimal), not str."
+        )
     assert count_positions(db) == 0
 
 
@@ -456,7 +464,7 @@ def test_history_bad(api: Api) -> None:
     )
     with pytest.raises(InvalidInput) as caught:
         api.positions.history(user_id, T0, "2024-06-01")
-    assert str(caught.value) == "until must be a datetime, not str."
+    assert str(caught.value) == "until must be a datetime (from datetime import datetime), not str."
 
 
 def test_latest_per_user(api: Api) -> None:
@@ -555,7 +563,11 @@ def test_at_risk(
 @pytest.mark.parametrize(
     ("threshold", "message"),
     [
-        pytest.param(1.5, "default_threshold must be a Decimal, not float.", id="float"),
+        pytest.param(
+            1.5,
+            "default_threshold must be a Decimal (from decimal import Decimal), not float.",
+            id="float",
+        ),
         pytest.param(Decimal(-1), "default_threshold must be at least 0, not -1.", id="negative"),
         pytest.param(
             Decimal("NaN"), "default_threshold must be a finite number, not NaN.", id="nan"

@@ -156,7 +156,7 @@ GOOD = {"type": "depeg", "asset": "USDC", "severity": "high"}
         ),
         pytest.param(
             {"detected_at": "2024-05-01T12:00:00Z"},
-            "detected_at must be a datetime, not str.",
+            "detected_at must be a datetime (from datetime import datetime), not str.",
             id="str-detected-at",
         ),
         pytest.param(

@@ -71,7 +71,9 @@ def test_unknown_keys_written_by_others_do_not_break_reads(
         ),
         pytest.param(
             {"wallet_address": LOWER, "preferences": {"riskProfile": "moderate"}},
-            "preferences must be a UserPreferences, not dict.",
+            "preferences must be a UserPreferences (from defi_sql.models import UserPreferences; "
+            "fields: risk_profile, alert_thresholds, active_signals, notification_channels), "
+            "not dict.",
             id="dict-preferences",
         ),
         pytest.param(
@@ -142,8 +144,12 @@ def test_update_preferences_merges(api: Api) -> None:
         alert_thresholds=AlertThresholds(health_factor=Decimal("1.2")),
     )
     assert updated.updated_at >= user.updated_at
-    with pytest.raises(InvalidInput, match=r"^preferences must be a UserPreferences, not list\.$"):
+    with pytest.raises(InvalidInput) as caught:
         api.users.update_preferences(user.id, ["nope"])
+    assert str(caught.value) == (
+        "preferences must be a UserPreferences (from defi_sql.models import UserPreferences; "
+        "fields: risk_profile, alert_thresholds, active_signals, notification_channels), not list."
+    )
     assert api.users.get(user.id) == updated
 
 

@@ -210,8 +210,8 @@ async def mark_sent_many(conn: AsyncConnection[Any], alerts: Sequence[Alert]) ->
     """
     if not isinstance(alerts, Sequence):  # an Alert (a Struct) is not one either
         raise InvalidInput(
-            f"alerts must be a sequence of Alert, not {type(alerts).__name__}; "
-            "pass the list that claim returned."
+            f"alerts must be a sequence of {validate.expected(Alert)}, "
+            f"not {type(alerts).__name__}; pass the list that claim returned."
         )
     ids: list[UUID] = []
     tokens: list[UUID] = []

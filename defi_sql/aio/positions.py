@@ -86,7 +86,8 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
     """
     if not isinstance(snapshots, Iterable):
         raise InvalidInput(
-            f"snapshots must be an iterable of NewPosition, not {type(snapshots).__name__}."
+            f"snapshots must be an iterable of {validate.expected(NewPosition)}, "
+            f"not {type(snapshots).__name__}."
         )
     started = datetime.now(UTC)
     count = 0

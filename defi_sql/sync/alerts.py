@@ -198,7 +198,7 @@ def mark_sent_many(conn: Connection[Any], alerts: Sequence[Alert]) -> list[Alert
     """
     if not isinstance(alerts, Sequence):
         raise InvalidInput(
-            f"alerts must be a sequence of Alert, not {type(alerts).__name__}; pass the list that claim returned."
+            f"alerts must be a sequence of {validate.expected(Alert)}, not {type(alerts).__name__}; pass the list that claim returned."
         )
     ids: list[UUID] = []
     tokens: list[UUID] = []

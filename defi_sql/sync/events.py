@@ -25,7 +25,9 @@ __all__ = ["append", "archive", "read_all_after", "read_stream", "version"]
 
 def _checked(event: object) -> NewEvent:
     if not isinstance(event, NewEvent):
-        raise InvalidInput(f"an event must be a NewEvent, not {type(event).__name__}.")
+        raise InvalidInput(
+            f"an event must be a {validate.expected(NewEvent)}, not {type(event).__name__}."
+        )
     validate.text(event.event_type, "event_type", max_length=128)
     validate.document(event.payload, "payload")
     validate.document(event.metadata, "metadata")
@@ -54,7 +56,9 @@ def append(
     validate.text(stream_type, "stream_type", max_length=128)
     validate.uuid(stream_id, "stream_id")
     if not isinstance(events, Sequence):
-        raise InvalidInput(f"events must be a list of NewEvent, not {type(events).__name__}.")
+        raise InvalidInput(
+            f"events must be a list of {validate.expected(NewEvent)}, not {type(events).__name__}."
+        )
     validate.natural(expected_version, "expected_version", maximum=2**31 - 2 - len(events))
     checked = [_checked(e) for e in events]
     appended: list[Event] = []

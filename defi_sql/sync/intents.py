@@ -48,7 +48,9 @@ def _plain(value: Decimal) -> str:
 
 def _condition(value: object) -> Jsonb:
     if not isinstance(value, IntentCondition):
-        raise InvalidInput(f"condition must be an IntentCondition, not {type(value).__name__}.")
+        raise InvalidInput(
+            f"condition must be an {validate.expected(IntentCondition)}, not {type(value).__name__}."
+        )
     validate.choice(value.metric, "condition.metric", ("healthFactor",))
     validate.choice(value.operator, "condition.operator", ("<", "<=", ">", ">="))
     validate.decimal(value.value, "condition.value", minimum=Decimal(0))
@@ -58,7 +60,9 @@ def _condition(value: object) -> Jsonb:
 
 def _action(value: object) -> Jsonb:
     if not isinstance(value, IntentAction):
-        raise InvalidInput(f"action must be an IntentAction, not {type(value).__name__}.")
+        raise InvalidInput(
+            f"action must be an {validate.expected(IntentAction)}, not {type(value).__name__}."
+        )
     validate.choice(value.type, "action.type", ("repay", "deposit", "withdraw", "notify"))
     document: dict[str, object] = {"type": value.type}
     if value.asset is not None:

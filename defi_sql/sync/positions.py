@@ -76,7 +76,7 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     """
     if not isinstance(snapshots, Iterable):
         raise InvalidInput(
-            f"snapshots must be an iterable of NewPosition, not {type(snapshots).__name__}."
+            f"snapshots must be an iterable of {validate.expected(NewPosition)}, not {type(snapshots).__name__}."
         )
     started = datetime.now(UTC)
     count = 0
