@@ -28,6 +28,7 @@ CALLS: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("row-count", lambda api, conn: api.signals.expire_overdue(conn)),
     ("batch", lambda api, conn: api.positions.latest_per_user(conn)),
     ("stream", lambda api, conn: api.positions.iterate_all(conn)),
+    ("copy", lambda api, conn: api.positions.ingest(conn, [])),
     ("transaction", lambda api, conn: api.transaction(conn)),
     ("acting-as", lambda api, conn: api.acting_as(conn, USER)),
 ]

@@ -278,7 +278,7 @@ def test_the_checker_sees_the_package_sql_calls() -> None:
         "embedded.py:conn.execute",
         "_execute.py:cur.execute",
         "positions.py:cur.copy",
-        "migrations.py:self._cursor.execute",
+        "migrations.py:conn.execute",
     ):
         assert expected in checked
 

@@ -25,6 +25,11 @@ TABLES = {
 }
 
 
+#: Columns a row struct leaves out on purpose: positions.write_seq only breaks ties
+#: of snapshot_at in the queries' "latest" rule (migration 0023); it is no data.
+INTERNAL = {"positions": ("write_seq",)}
+
+
 def fields_of(cls: type) -> dict[str, Any]:
     """The annotated fields of a struct, without class variables such as ``Row.table``."""
     hints = typing.get_type_hints(cls)
@@ -43,7 +48,7 @@ def test_generated_struct_matches_the_model(
     module = types.ModuleType(f"generated_{table}")
     exec(compile(source, f"<struct {table}>", "exec", dont_inherit=True), module.__dict__)
     generated = getattr(module, class_name(table))
-    hints = fields_of(generated)
+    hints = {k: v for k, v in fields_of(generated).items() if k not in INTERNAL.get(table, ())}
     expected = fields_of(model)
     assert list(hints) == [f.name for f in msgspec.structs.fields(model)]
     for name, annotation in hints.items():

@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
-from defi_sql.aio._execute import fetch_all, fetch_batch, fetch_one, stream, write_one
+from defi_sql.aio._execute import _checked, fetch_all, fetch_batch, fetch_one, stream, write_one
 from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
 from defi_sql.rows import Batch, encode_json
@@ -93,7 +93,7 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
     count = 0
     plain = validate.plainly_valid_position
     try:
-        async with conn.transaction(), conn.cursor() as cur:
+        async with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
             async with cur.copy(statement("copy_positions").sql) as copy:
                 copy.set_types(list(_COPY_TYPES))

@@ -22,7 +22,7 @@ from defi_sql.errors import InvalidInput
 from defi_sql.models import NewPosition, Position, PositionAtRisk
 from defi_sql.rows import Batch, encode_json
 from defi_sql.statements import statement
-from defi_sql.sync._execute import fetch_all, fetch_batch, fetch_one, stream, write_one
+from defi_sql.sync._execute import _checked, fetch_all, fetch_batch, fetch_one, stream, write_one
 from defi_sql.translate import translate
 
 __all__ = [
@@ -82,7 +82,7 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     count = 0
     plain = validate.plainly_valid_position
     try:
-        with conn.transaction(), conn.cursor() as cur:
+        with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
             with cur.copy(statement("copy_positions").sql) as copy:
                 copy.set_types(list(_COPY_TYPES))
