@@ -25,6 +25,7 @@ __all__ = [
     "AlertThresholds",
     "AlertWithSignal",
     "Asset",
+    "Checkpoint",
     "Event",
     "Intent",
     "IntentAction",
@@ -39,6 +40,7 @@ __all__ = [
     "Severity",
     "Signal",
     "SignalStatus",
+    "Subscription",
     "User",
     "UserPreferences",
     "UserWithPositions",
@@ -243,3 +245,42 @@ class Event(Row, kw_only=True, frozen=True):
     metadata: dict[str, object]
     occurred_at: datetime
     recorded_at: datetime
+    #: the appending transaction (0 before migration 0031): with ``position``, the
+    #: gap-free order consumers read in (see :class:`Checkpoint`)
+    transaction_id: int
+    #: the user the stream belongs to; None for the service's own streams
+    owner_id: UUID | None
+
+
+class Checkpoint(msgspec.Struct, kw_only=True, frozen=True, gc=False, order=True):
+    """Where a consumer of every stream stands: after the event with this
+    ``(transaction_id, position)``. Events are read in that order, and only
+    once every transaction that could still append before it has ended, so
+    nothing ever appears behind a checkpoint. ``Checkpoint()`` is the start."""
+
+    transaction_id: int = 0
+    position: int = 0
+
+    @classmethod
+    def of(cls, event: Event) -> Checkpoint:
+        """The checkpoint just after ``event``."""
+        return cls(transaction_id=event.transaction_id, position=event.position)
+
+
+class Subscription(Row, kw_only=True, frozen=True):
+    """A named consumer of the event store and its checkpoint."""
+
+    table: ClassVar[str] = "event_subscriptions"
+
+    name: str
+    #: the stream types it follows; None: every stream
+    stream_types: list[str] | None
+    transaction_id: int
+    position: int
+    events_handled: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(transaction_id=self.transaction_id, position=self.position)

@@ -50,14 +50,17 @@ BEGIN
         DELETE FROM event_store
         WHERE recorded_at < cutoff
         RETURNING position, event_id, stream_type, stream_id, version,
-                  event_type, payload, metadata, occurred_at, recorded_at
+                  event_type, payload, metadata, occurred_at, recorded_at,
+                  transaction_id, owner_id
     )
     INSERT INTO event_store_archive (
         position, event_id, stream_type, stream_id, version,
-        event_type, payload, metadata, occurred_at, recorded_at
+        event_type, payload, metadata, occurred_at, recorded_at,
+        transaction_id, owner_id
     )
     SELECT position, event_id, stream_type, stream_id, version,
-           event_type, payload, metadata, occurred_at, recorded_at
+           event_type, payload, metadata, occurred_at, recorded_at,
+           transaction_id, owner_id
     FROM moved;
 
     GET DIAGNOSTICS moved_count = ROW_COUNT;
@@ -102,6 +105,66 @@ $$;
 --
 
 COMMENT ON FUNCTION public.event_store_forbid_change() IS 'Trigger function that makes event_store and event_store_archive append-only: raises restrict_violation (SQLSTATE 23001) on UPDATE, DELETE and TRUNCATE. The only exception is a row DELETE from event_store while defi_sql.archiving = ''on'', which archive_events() sets for its own transaction. This guards against mistakes, not against a role that can set the parameter or disable triggers.';
+
+--
+-- Name: event_store_notify(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.event_store_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('defi_events', '');
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION event_store_notify(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.event_store_notify() IS 'Trigger function: notifies channel defi_events, once per appending statement (delivered at COMMIT, folded into one per transaction). A hint for waiting consumers, not the queue: they still read from their checkpoint.';
+
+--
+-- Name: event_store_stream_owner(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.event_store_stream_owner() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+    stream_owner uuid;
+    known boolean;
+BEGIN
+    SELECT owner_id, true INTO stream_owner, known
+      FROM event_store
+     WHERE stream_id = NEW.stream_id AND version = 1;
+    IF known IS NULL THEN
+        SELECT owner_id, true INTO stream_owner, known
+          FROM event_store_archive
+         WHERE stream_id = NEW.stream_id AND version = 1;
+    END IF;
+    IF known IS NULL THEN  -- a new stream: its first event decides
+        RETURN NEW;
+    END IF;
+    IF NEW.owner_id IS NULL THEN  -- nobody acted for: the stream's owner stays
+        NEW.owner_id := stream_owner;
+    ELSIF NEW.owner_id IS DISTINCT FROM stream_owner THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'insufficient_privilege',
+            MESSAGE = format('stream %s belongs to another owner', NEW.stream_id),
+            HINT = 'append to a stream only while acting for the user who owns it';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION event_store_stream_owner(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.event_store_stream_owner() IS 'Trigger function: an appended event takes its stream''s owner (the owner_id of version 1, in event_store or the archive) when nobody is acted for, and an event acting for another user is refused (insufficient_privilege). SECURITY DEFINER: it must see the stream''s first event whatever row-level security hides from the appender.';
 
 --
 -- Name: is_asset_list(jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -376,6 +439,8 @@ CREATE TABLE public.event_store (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    transaction_id xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    owner_id uuid DEFAULT public.acting_user_id(),
     CONSTRAINT event_store_event_type_check CHECK ((event_type <> ''::text)),
     CONSTRAINT event_store_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT event_store_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
@@ -452,6 +517,18 @@ COMMENT ON COLUMN public.event_store.occurred_at IS 'When the event happened in 
 COMMENT ON COLUMN public.event_store.recorded_at IS 'When the event was appended (transaction start time); archive_events() uses it as the cut-off column.';
 
 --
+-- Name: COLUMN event_store.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.transaction_id IS 'The appending transaction (pg_current_xact_id()); 0 for events appended before migration 0031. Consumers read in (transaction_id, position) order, below pg_snapshot_xmin(pg_current_snapshot()): gap-free, whatever order transactions commit in.';
+
+--
+-- Name: COLUMN event_store.owner_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store.owner_id IS 'The user the stream belongs to (the first event of the stream decides), NULL for the service''s own streams. defi_app sees and appends only the acting user''s events.';
+
+--
 -- Name: event_store_archive; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -466,7 +543,9 @@ CREATE TABLE public.event_store_archive (
     metadata jsonb NOT NULL,
     occurred_at timestamp with time zone NOT NULL,
     recorded_at timestamp with time zone NOT NULL,
-    archived_at timestamp with time zone DEFAULT now() NOT NULL
+    archived_at timestamp with time zone DEFAULT now() NOT NULL,
+    transaction_id xid8 DEFAULT '0'::xid8 NOT NULL,
+    owner_id uuid
 );
 
 --
@@ -500,6 +579,18 @@ COMMENT ON COLUMN public.event_store_archive.metadata IS 'The event''s original 
 COMMENT ON COLUMN public.event_store_archive.archived_at IS 'When archive_events() moved the event here (transaction start time).';
 
 --
+-- Name: COLUMN event_store_archive.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive.transaction_id IS 'The event''s original event_store.transaction_id.';
+
+--
+-- Name: COLUMN event_store_archive.owner_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_store_archive.owner_id IS 'The event''s original event_store.owner_id.';
+
+--
 -- Name: event_store_position_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -511,6 +602,48 @@ ALTER TABLE public.event_store ALTER COLUMN "position" ADD GENERATED ALWAYS AS I
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: event_subscriptions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_subscriptions (
+    name text NOT NULL,
+    stream_types text[],
+    transaction_id xid8 DEFAULT '0'::xid8 NOT NULL,
+    "position" bigint DEFAULT 0 NOT NULL,
+    events_handled bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT event_subscriptions_events_handled_check CHECK ((events_handled >= 0)),
+    CONSTRAINT event_subscriptions_name_check CHECK (((name <> ''::text) AND (length(name) <= 200))),
+    CONSTRAINT event_subscriptions_position_check CHECK (("position" >= 0)),
+    CONSTRAINT event_subscriptions_stream_types_check CHECK (((stream_types IS NULL) OR ((cardinality(stream_types) > 0) AND (array_position(stream_types, NULL::text) IS NULL))))
+);
+
+--
+-- Name: TABLE event_subscriptions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.event_subscriptions IS 'Named consumers of the event store and their checkpoints: the last event each has handled, as (transaction_id, position). A consumer''s handler and the move of its checkpoint commit in one transaction.';
+
+--
+-- Name: COLUMN event_subscriptions.stream_types; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_subscriptions.stream_types IS 'The stream types the consumer follows; NULL: every stream.';
+
+--
+-- Name: COLUMN event_subscriptions.transaction_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_subscriptions.transaction_id IS 'transaction_id of the last event handled (0: none yet).';
+
+--
+-- Name: COLUMN event_subscriptions."position"; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_subscriptions."position" IS 'position of the last event handled (0: none yet).';
 
 --
 -- Name: intents; Type: TABLE; Schema: public; Owner: -
@@ -947,6 +1080,13 @@ ALTER TABLE ONLY public.event_store
     ADD CONSTRAINT event_store_stream_id_version_key UNIQUE (stream_id, version);
 
 --
+-- Name: event_subscriptions event_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_subscriptions
+    ADD CONSTRAINT event_subscriptions_pkey PRIMARY KEY (name);
+
+--
 -- Name: intents intents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1012,6 +1152,18 @@ CREATE INDEX alerts_status_created_at_idx ON public.alerts USING btree (status, 
 CREATE INDEX alerts_user_id_status_created_at_idx ON public.alerts USING btree (user_id, status, created_at DESC);
 
 --
+-- Name: event_store_archive_transaction_id_position_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_store_archive_transaction_id_position_idx ON public.event_store_archive USING btree (transaction_id, "position");
+
+--
+-- Name: INDEX event_store_archive_transaction_id_position_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_store_archive_transaction_id_position_idx IS 'Serves catch-up reads of archived events in (transaction_id, position) order (read_all_after, subscriptions).';
+
+--
 -- Name: event_store_recorded_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1034,6 +1186,18 @@ CREATE INDEX event_store_stream_type_position_idx ON public.event_store USING bt
 --
 
 COMMENT ON INDEX public.event_store_stream_type_position_idx IS 'Serves reading all events of one stream type in global order (per-type projections).';
+
+--
+-- Name: event_store_transaction_id_position_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_store_transaction_id_position_idx ON public.event_store USING btree (transaction_id, "position");
+
+--
+-- Name: INDEX event_store_transaction_id_position_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.event_store_transaction_id_position_idx IS 'Serves reads of every stream in (transaction_id, position) order from a checkpoint (read_all_after, subscriptions).';
 
 --
 -- Name: intents_active_created_at_id_idx; Type: INDEX; Schema: public; Owner: -
@@ -1168,6 +1332,30 @@ CREATE TRIGGER event_store_forbid_update_delete BEFORE DELETE OR UPDATE ON publi
 COMMENT ON TRIGGER event_store_forbid_update_delete ON public.event_store IS 'Rejects UPDATE and DELETE of events (DELETE is allowed only inside archive_events()).';
 
 --
+-- Name: event_store event_store_notify; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_notify AFTER INSERT ON public.event_store FOR EACH STATEMENT EXECUTE FUNCTION public.event_store_notify();
+
+--
+-- Name: TRIGGER event_store_notify ON event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_notify ON public.event_store IS 'Wakes consumers waiting on channel defi_events.';
+
+--
+-- Name: event_store event_store_stream_owner; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER event_store_stream_owner BEFORE INSERT ON public.event_store FOR EACH ROW EXECUTE FUNCTION public.event_store_stream_owner();
+
+--
+-- Name: TRIGGER event_store_stream_owner ON event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER event_store_stream_owner ON public.event_store IS 'Keeps every event of a stream with the owner of its first event.';
+
+--
 -- Name: intents intents_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1274,6 +1462,42 @@ CREATE POLICY alerts_acting_user ON public.alerts TO defi_app USING ((user_id = 
 COMMENT ON POLICY alerts_acting_user ON public.alerts IS 'defi_app sees and writes only the alerts of the user it acts for.';
 
 --
+-- Name: event_store; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.event_store ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_store event_store_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY event_store_acting_user ON public.event_store TO defi_app USING ((owner_id = public.acting_user_id())) WITH CHECK ((owner_id = public.acting_user_id()));
+
+--
+-- Name: POLICY event_store_acting_user ON event_store; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY event_store_acting_user ON public.event_store IS 'defi_app sees and appends only the events of the user it acts for.';
+
+--
+-- Name: event_store_archive; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.event_store_archive ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_store_archive event_store_archive_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY event_store_archive_acting_user ON public.event_store_archive TO defi_app USING ((owner_id = public.acting_user_id()));
+
+--
+-- Name: POLICY event_store_archive_acting_user ON event_store_archive; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY event_store_archive_acting_user ON public.event_store_archive IS 'defi_app sees only the archived events of the user it acts for.';
+
+--
 -- Name: intents; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1334,6 +1558,12 @@ COMMENT ON POLICY users_acting_user ON public.users IS 'defi_app sees and writes
 REVOKE ALL ON FUNCTION public.archive_events(cutoff timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION event_store_stream_owner(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.event_store_stream_owner() FROM PUBLIC;
+
+--
 -- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -
 --
 
@@ -1353,6 +1583,12 @@ GRANT SELECT,INSERT ON TABLE public.event_store TO defi_worker;
 
 GRANT SELECT ON TABLE public.event_store_archive TO defi_app;
 GRANT SELECT ON TABLE public.event_store_archive TO defi_worker;
+
+--
+-- Name: TABLE event_subscriptions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_subscriptions TO defi_worker;
 
 --
 -- Name: TABLE intents; Type: ACL; Schema: public; Owner: -

@@ -111,6 +111,9 @@ def render_class(cls: type) -> str:
             not statement.name.startswith("_") or statement.name in SHOWN_DUNDERS
         ):
             method = cls.__dict__[statement.name]
+            if isinstance(method, classmethod | property):  # shown with its decorator
+                out.append(f"    @{type(method).__name__}")
+                method = method.__func__ if isinstance(method, classmethod) else method.fget
             out.append(f"    def {statement.name}{_spelled(inspect.signature(method))}")
     return "\n".join(out)
 

@@ -17,7 +17,7 @@ import pytest
 
 from defi_sql import sync
 from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
-from defi_sql.models import Event, NewEvent
+from defi_sql.models import Checkpoint, Event, NewEvent
 
 from .conftest import Api
 
@@ -75,7 +75,7 @@ def insert_recorded_at(
 
 STORED_COLUMNS = (
     "position, event_id, stream_type, stream_id, version, event_type, payload::text,"
-    " metadata::text, occurred_at, recorded_at"
+    " metadata::text, occurred_at, recorded_at, transaction_id::text, owner_id"
 )
 
 
@@ -247,7 +247,7 @@ def test_append_is_all_or_nothing_when_the_database_refuses_a_later_event(
     assert api.events.version(stream) == 0
     [retried] = append(api, stream, 0, event(1))  # the connection is still usable
     assert retried.version == 1
-    assert [e.stream_id for e in api.events.read_all_after(0)] == [elsewhere, stream]
+    assert [e.stream_id for e in api.events.read_all_after()] == [elsewhere, stream]
 
 
 def _bad_append_cases() -> list[Any]:
@@ -411,7 +411,7 @@ def test_read_stream_and_version_of_an_unknown_stream(api: Api) -> None:
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 6, 100])
-def test_read_all_after_pages_across_streams_in_position_order(api: Api, limit: int) -> None:
+def test_read_all_after_pages_across_streams_in_commit_order(api: Api, limit: int) -> None:
     a, b = uuid4(), uuid4()
     written = [
         *append(api, a, 0, event(1)),
@@ -423,46 +423,46 @@ def test_read_all_after_pages_across_streams_in_position_order(api: Api, limit: 
     assert [(e.stream_id, e.version) for e in written] == [
         (a, 1), (b, 1), (a, 2), (b, 2), (b, 3), (a, 3)
     ]  # fmt: skip
-    assert api.events.read_all_after(0) == written
+    assert api.events.read_all_after() == written  # one transaction after another
     pages: list[list[Event]] = []
-    position = 0
-    while page := api.events.read_all_after(position, limit=limit):
+    after = Checkpoint()
+    while page := api.events.read_all_after(after, limit=limit):
         assert len(page) <= limit
         pages.append(page)
-        position = page[-1].position
+        after = Checkpoint.of(page[-1])
         assert len(pages) <= len(written)
     assert [e for page in pages for e in page] == written
     assert [len(page) for page in pages[:-1]] == [limit] * (len(pages) - 1)
-    assert api.events.read_all_after(written[2].position, limit=2) == written[3:5]
-    assert api.events.read_all_after(written[-1].position) == []
+    assert api.events.read_all_after(Checkpoint.of(written[2]), limit=2) == written[3:5]
+    assert api.events.read_all_after(Checkpoint.of(written[-1])) == []
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         pytest.param(
-            lambda api: api.events.read_all_after(0, limit=0),
+            lambda api: api.events.read_all_after(limit=0),
             "limit must be between 1 and 2147483647, not 0.",
             id="limit-zero",
         ),
         pytest.param(
-            lambda api: api.events.read_all_after(0, limit=-5),
+            lambda api: api.events.read_all_after(limit=-5),
             "limit must be between 1 and 2147483647, not -5.",
             id="limit-negative",
         ),
         pytest.param(
-            lambda api: api.events.read_all_after(0, limit=True),
+            lambda api: api.events.read_all_after(limit=True),
             "limit must be an integer, not bool.",
             id="limit-bool",
         ),
         pytest.param(
             lambda api: api.events.read_all_after("0"),
-            "position must be an integer, not str.",
-            id="position-string",
+            "after must be an events.Checkpoint or None, not str.",
+            id="after-string",
         ),
         pytest.param(
-            lambda api: api.events.read_all_after(-1),
-            "position must be 0 or more, not -1.",
+            lambda api: api.events.read_all_after(Checkpoint(transaction_id=0, position=-1)),
+            "after.position must be 0 or more, not -1.",
             id="position-negative",
         ),
         pytest.param(
@@ -528,7 +528,8 @@ def test_archive_moves_events_recorded_before_the_cutoff(
     assert [row[:-1] for row in archived] == before[:moved]  # same values, same positions
     assert all(row[-1] is not None for row in archived)
     assert api.events.version(old) == 4  # the newest event is still in the store
-    assert [e.version for e in api.events.read_stream(old)] == list(range(moved + 1, 5))
+    # a replay of the stream reads the archive too: the same events, before and after
+    assert [e.version for e in api.events.read_stream(old)] == [1, 2, 3, 4]
     assert api.events.archive(cutoff) == 0  # idempotent
     assert append(api, old, 4, event(5))[0].version == 5
     assert newest.position < api.events.read_stream(old, after_version=4)[0].position

@@ -693,7 +693,7 @@ def test_every_row_the_database_accepts_is_read_by_every_public_read(
         sync.signals.active(db)
         if stream is not None:
             sync.events.read_stream(db, stream)
-        sync.events.read_all_after(db, 0)
+        sync.events.read_all_after(db)
         for batch in (
             sync.positions.at_risk(db),
             sync.positions.latest_per_user(db),

@@ -52,9 +52,16 @@ def test_python_block_runs_as_shown(
             assert row == ("0x1234567890abcdef1234567890abcdef12345678", 1)
         elif index == 1:
             assert out == "0xabcdef0123456789abcdef0123456789abcdef01 0\n"
-        else:
+        elif index == 2:
             assert out.splitlines() == ["1 pending", "send email HF 1.1 key True", "1 sent"]
             assert check.execute("SELECT status, attempts FROM alerts").fetchall() == [("sent", 1)]
+        elif index == 3:  # the projection followed the store, its checkpoint kept in the database
+            assert out == "1.4 1\n"
+            assert check.execute(
+                "SELECT name, events_handled FROM event_subscriptions"
+            ).fetchall() == [("health-projection", 1)]
+        else:
+            raise AssertionError(f"README python block {index} has no check here: add one")
 
 
 def test_every_cli_command_is_in_the_readme() -> None:

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import defi_sql.sync as defi
 from defi_sql.catalog import fingerprint
-from defi_sql.errors import InvalidInput, NotAllowed, NotFound
+from defi_sql.errors import ConcurrencyConflict, InvalidInput, NotAllowed, NotFound
 from defi_sql.models import (
     IntentAction,
     IntentCondition,
@@ -46,11 +46,13 @@ EXPECTED = {
         "event_store_archive": frozenset({"SELECT"}),
     },
     "defi_worker": {
-        **dict.fromkeys((*USER_TABLES, "signals"), READ_WRITE),
+        **dict.fromkeys((*USER_TABLES, "signals", "event_subscriptions"), READ_WRITE),
         "event_store": frozenset({"SELECT", "INSERT"}),
         "event_store_archive": frozenset({"SELECT"}),
     },
 }
+#: the tables whose rows defi_app sees only for the user it acts for
+PER_USER_TABLES = (*USER_TABLES, "event_store", "event_store_archive")
 
 
 @pytest.fixture
@@ -153,12 +155,14 @@ def test_each_role_has_exactly_its_privileges(db: psycopg.Connection[Any], role:
     assert attributes == (False, False, False, False, role == "defi_worker")
 
 
-def test_row_level_security_is_on_exactly_the_per_user_tables(db: psycopg.Connection[Any]) -> None:
+def test_row_level_security_is_on_exactly_the_per_user_tables_and_the_event_store(
+    db: psycopg.Connection[Any],
+) -> None:
     secured = db.execute(
         "SELECT relname, relforcerowsecurity FROM pg_class"
         " WHERE relnamespace = 'public'::regnamespace AND relrowsecurity ORDER BY relname"
     ).fetchall()
-    assert secured == [(table, False) for table in sorted(USER_TABLES)]
+    assert secured == [(table, False) for table in sorted(PER_USER_TABLES)]
 
 
 def test_user_a_cannot_read_change_or_delete_user_b(
@@ -417,3 +421,99 @@ def test_a_worker_login_that_does_not_become_defi_worker_sees_nothing(
         "(ALTER ROLE your_login SET role = 'defi_worker')."
     )
     assert rows(db) == everything
+
+
+# -- the event store is per user too (migration 0031) ------------------------------
+
+
+def note(n: int) -> NewEvent:
+    return NewEvent(event_type="noted", payload={"n": n})
+
+
+def test_user_a_cannot_read_or_append_to_user_b_s_streams(
+    db: psycopg.Connection[Any], login: Connect
+) -> None:
+    a, b = make_user(db, 1), make_user(db, 2)
+    app = login("defi_app")
+    with defi.acting_as(app, b):
+        b_stream = uuid4()
+        b_events = defi.events.append(
+            app, stream_type="wallet", stream_id=b_stream, expected_version=0, events=[note(1)]
+        )
+    with defi.acting_as(app, a):
+        a_stream = uuid4()
+        [a_event] = defi.events.append(
+            app, stream_type="wallet", stream_id=a_stream, expected_version=0, events=[note(2)]
+        )
+    with defi.acting_as(app, a):  # the global read: A's committed events, B's are not there
+        assert defi.events.read_all_after(app) == [a_event]
+        assert defi.events.read_stream(app, b_stream) == []
+        assert defi.events.version(app, b_stream) == 0
+        # to A the stream is empty: appending its first event is refused by the owner check
+        with pytest.raises(NotAllowed, match=r"stream .* belongs to another owner"):
+            defi.events.append(
+                app, stream_type="wallet", stream_id=b_stream, expected_version=0, events=[note(3)]
+            )
+        # and claiming B's version gets what A can see: an empty stream
+        with pytest.raises(ConcurrencyConflict, match=r"is at version 0, not 1"):
+            defi.events.append(
+                app, stream_type="wallet", stream_id=b_stream, expected_version=1, events=[note(3)]
+            )
+        with pytest.raises(NotAllowed):  # nor can A make an event B's
+            defi.events.append(
+                app,
+                stream_type="wallet",
+                stream_id=uuid4(),
+                expected_version=0,
+                events=[note(4)],
+                owner_id=b,
+            )
+    assert defi.events.read_stream(db, b_stream) == b_events
+    assert [e.owner_id for e in defi.events.read_all_after(db)] == [b, a]
+
+
+def test_without_a_user_the_app_sees_no_event_and_appends_none(
+    db: psycopg.Connection[Any], login: Connect
+) -> None:
+    a = make_user(db, 1)
+    defi.events.append(
+        db,
+        stream_type="wallet",
+        stream_id=uuid4(),
+        expected_version=0,
+        events=[note(1)],
+        owner_id=a,
+    )
+    app = login("defi_app")
+    assert defi.events.read_all_after(app) == []
+    with pytest.raises(NotAllowed):
+        defi.events.append(
+            app, stream_type="wallet", stream_id=uuid4(), expected_version=0, events=[note(2)]
+        )
+    with pytest.raises(NotAllowed):
+        defi.subscriptions.subscribe(app, "projection")
+
+
+def test_the_worker_sees_every_stream_and_appends_to_a_user_s_stream_as_the_user_s(
+    db: psycopg.Connection[Any], login: Connect
+) -> None:
+    a = make_user(db, 1)
+    app = login("defi_app")
+    stream = uuid4()
+    with defi.acting_as(app, a):
+        defi.events.append(
+            app, stream_type="wallet", stream_id=stream, expected_version=0, events=[note(1)]
+        )
+    worker = login("defi_worker")
+    [system] = defi.events.append(
+        worker, stream_type="system", stream_id=uuid4(), expected_version=0, events=[note(2)]
+    )
+    [later] = defi.events.append(
+        worker, stream_type="wallet", stream_id=stream, expected_version=1, events=[note(3)]
+    )
+    assert (system.owner_id, later.owner_id) == (None, a)  # the stream stays the user's
+    assert len(defi.events.read_all_after(worker)) == 3
+    defi.subscriptions.subscribe(worker, "projection")
+    assert defi.subscriptions.poll(worker, "projection", lambda conn, events: None) == 3
+    with defi.acting_as(app, a):
+        assert [e.version for e in defi.events.read_stream(app, stream)] == [1, 2]

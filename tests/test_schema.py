@@ -627,6 +627,7 @@ SCHEMA_TABLES = {
     "intents",
     "event_store",
     "event_store_archive",
+    "event_subscriptions",
 }
 
 

@@ -7,7 +7,16 @@ connections on its own, ``run_transaction`` runs a unit of work in one
 transaction and again when that is safe (see :mod:`defi_sql.aio.retry`).
 """
 
-from defi_sql.aio import alerts, events, intents, positions, signals, users
+from defi_sql.aio import (
+    alerts,
+    events,
+    intents,
+    positions,
+    signals,
+    subscriptions,
+    users,
+    wakeup,
+)
 from defi_sql.aio._execute import acting_as, transaction
 from defi_sql.aio.pool import open_pool
 from defi_sql.aio.retry import run_transaction
@@ -21,6 +30,8 @@ __all__ = [
     "positions",
     "run_transaction",
     "signals",
+    "subscriptions",
     "transaction",
     "users",
+    "wakeup",
 ]

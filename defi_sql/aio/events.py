@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from defi_sql import validate
 from defi_sql.aio._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
 from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
-from defi_sql.models import Event, NewEvent
+from defi_sql.models import Checkpoint, Event, NewEvent
 from defi_sql.rows import encode_json
 
 __all__ = ["append", "archive", "read_all_after", "read_stream", "version"]
@@ -42,8 +42,15 @@ async def append(
     stream_id: UUID,
     expected_version: int,
     events: Sequence[NewEvent],
+    owner_id: UUID | None = None,
 ) -> list[Event]:
     """Append ``events`` as versions ``expected_version + 1 ...``, all or none.
+
+    A stream belongs to a user: to ``owner_id`` when its first event is
+    appended, else to the user acted for (``acting_as``), else to nobody (the
+    service's own streams, which only ``defi_worker`` and the owner see). Later
+    events keep the stream's owner; appending while acting for another user
+    raises :class:`NotAllowed`.
 
     :class:`ConcurrencyConflict` when the stream is no longer at
     ``expected_version`` (another writer appended first): reload and retry.
@@ -57,6 +64,7 @@ async def append(
             f"events must be a list of {validate.expected(NewEvent)}, not {type(events).__name__}."
         )
     validate.natural(expected_version, "expected_version", maximum=2**31 - 2 - len(events))
+    owner = None if owner_id is None else validate.uuid(owner_id, "owner_id")
     checked = [_checked(e) for e in events]
     appended: list[Event] = []
     async with transaction(conn):
@@ -72,6 +80,7 @@ async def append(
                 "payload": Jsonb(event.payload, dumps=encode_json),
                 "metadata": Jsonb(event.metadata, dumps=encode_json),
                 "occurred_at": event.occurred_at,
+                "owner_id": owner,
             }
             try:
                 row = await write_one(conn, "append_event", params, Event)
@@ -111,7 +120,7 @@ async def version(conn: AsyncConnection[Any], stream_id: UUID) -> int:
 async def read_stream(
     conn: AsyncConnection[Any], stream_id: UUID, *, after_version: int = 0
 ) -> list[Event]:
-    """A stream's events after ``after_version``, in version order."""
+    """A stream's events after ``after_version``, in version order, archived ones included."""
     params = {
         "stream_id": validate.uuid(stream_id, "stream_id"),
         "after_version": validate.natural(after_version, "after_version"),
@@ -119,18 +128,57 @@ async def read_stream(
     return await fetch_all(conn, "read_stream", params, Event)
 
 
-async def read_all_after(
-    conn: AsyncConnection[Any], position: int, *, limit: int = 1000
-) -> list[Event]:
-    """Events of every stream after a global ``position``, in position order.
+def checkpoint(value: object, what: str = "after") -> Checkpoint:
+    """``value`` as a :class:`Checkpoint` (None: the start), or :class:`InvalidInput`."""
+    if value is None:
+        return Checkpoint()
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise InvalidInput(
+            f"{what} must be an events.Checkpoint, not a position ({value}): a position alone "
+            "cannot resume without skipping events that commit late; pass "
+            "Checkpoint.of(last_event), or None to start from the beginning."
+        )
+    if not isinstance(value, Checkpoint):
+        raise InvalidInput(
+            f"{what} must be an events.Checkpoint or None, not {type(value).__name__}."
+        )
+    validate.natural(value.transaction_id, f"{what}.transaction_id")
+    validate.natural(value.position, f"{what}.position")
+    return value
 
-    Positions are taken at insert time, so a slow concurrent append can commit
-    a lower position after a higher one was read: a projection should re-read
-    a small window behind its last position, or read only events older than
-    its longest transaction.
+
+def stream_type_list(value: object) -> list[str] | None:
+    """``value`` as a list of stream types (None: every type), or :class:`InvalidInput`."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise InvalidInput(
+            f"stream_types must be a non-empty list of stream types or None, not {value!r}."
+        )
+    return [validate.text(t, "stream_types[]", max_length=128) for t in value]
+
+
+async def read_all_after(
+    conn: AsyncConnection[Any],
+    after: Checkpoint | None = None,
+    *,
+    limit: int = 1000,
+    stream_types: Sequence[str] | None = None,
+) -> list[Event]:
+    """Events of every stream after the checkpoint ``after`` (None: from the
+    start, archived events included), in ``(transaction_id, position)`` order.
+
+    Gap-free: only events of transactions that have ended are returned, so an
+    event can never commit later behind the last one read. A transaction still
+    open holds the read back (it returns less, or nothing) until it ends.
+    Resume with ``Checkpoint.of(events[-1])``; a named consumer whose
+    checkpoint is kept in the database is :mod:`subscriptions`.
     """
+    start = checkpoint(after)
     params = {
-        "after_position": validate.natural(position, "position"),
+        "after_transaction_id": start.transaction_id,
+        "after_position": start.position,
+        "stream_types": stream_type_list(stream_types),
         "max_rows": validate.positive_int(limit, "limit"),
     }
     return await fetch_all(conn, "read_all_after", params, Event)

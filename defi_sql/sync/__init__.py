@@ -9,7 +9,7 @@ transaction and again when that is safe (see :mod:`defi_sql.sync.retry`).
 Generated from defi_sql/aio/__init__.py by defi_sql/_async_to_sync.py: do not edit.
 """
 
-from defi_sql.sync import alerts, events, intents, positions, signals, users
+from defi_sql.sync import alerts, events, intents, positions, signals, subscriptions, users, wakeup
 from defi_sql.sync._execute import acting_as, transaction
 from defi_sql.sync.pool import open_pool
 from defi_sql.sync.retry import run_transaction
@@ -23,6 +23,8 @@ __all__ = [
     "positions",
     "run_transaction",
     "signals",
+    "subscriptions",
     "transaction",
     "users",
+    "wakeup",
 ]

@@ -1,26 +1,32 @@
 -- The event store: append-only streams with optimistic concurrency.
 
--- name: append_event(event_id, stream_type, stream_id, expected_version, event_type, payload, metadata, occurred_at)^
+-- name: append_event(event_id, stream_type, stream_id, expected_version, event_type, payload, metadata, occurred_at, owner_id)^
 -- Append one event as version expected_version + 1, only if the stream is at
 -- expected_version now; a concurrent writer of the same version fails on
--- event_store_stream_id_version_key. No row: the stream has moved on.
+-- event_store_stream_id_version_key. No row: the stream has moved on. The
+-- owner of a new stream is owner_id, else the user acted for (the trigger of
+-- 0031 keeps later events with the stream's owner).
 -- returns: Event
+-- not null: transaction_id
 INSERT INTO event_store (event_id, stream_type, stream_id, version, event_type, payload,
-                         metadata, occurred_at)
+                         metadata, occurred_at, owner_id)
 SELECT :event_id, :stream_type, :stream_id, :expected_version + 1, :event_type, :payload,
-       :metadata, coalesce(:occurred_at, now())
+       :metadata, coalesce(:occurred_at, now()), coalesce(:owner_id::uuid, acting_user_id())
  WHERE greatest((SELECT coalesce(max(version), 0) FROM event_store
                    WHERE stream_id = :stream_id),
                  (SELECT coalesce(max(version), 0) FROM event_store_archive
                    WHERE stream_id = :stream_id)) = :expected_version
 RETURNING position, event_id, stream_type, stream_id, version, event_type, payload,
-          metadata, occurred_at, recorded_at;
+          metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+          owner_id;
 
 -- name: get_event(event_id)^
 -- One event by its id (to recognise a re-sent append).
 -- returns: Event
+-- not null: transaction_id
 SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-       metadata, occurred_at, recorded_at
+       metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+       owner_id
   FROM event_store
  WHERE event_id = :event_id;
 
@@ -33,24 +39,57 @@ SELECT greatest((SELECT coalesce(max(version), 0) FROM event_store
                   WHERE stream_id = :stream_id));
 
 -- name: read_stream(stream_id, after_version)
--- A stream's events after a version, in version order.
+-- A stream's events after a version, in version order, archived ones included.
 -- returns: Event
+-- not null: transaction_id
 SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-       metadata, occurred_at, recorded_at
+       metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+       owner_id
+  FROM event_store_archive
+ WHERE stream_id = :stream_id
+   AND version > :after_version
+ UNION ALL
+SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
+       metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+       owner_id
   FROM event_store
  WHERE stream_id = :stream_id
    AND version > :after_version
  ORDER BY version;
 
--- name: read_all_after(after_position, max_rows)
--- Every stream's events after a global position, in position order (projections).
+-- name: read_all_after(after_transaction_id, after_position, stream_types, max_rows)
+-- Every stream's events after a checkpoint, archived ones included, in
+-- (transaction_id, position) order, and only those of transactions below the
+-- snapshot's xmin: every such transaction has ended, so no event can commit
+-- later behind what this returns (gap-free; an open transaction holds the
+-- read back, it is never skipped). stream_types NULL: every stream type.
 -- returns: Event
+-- not null: transaction_id
 SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-       metadata, occurred_at, recorded_at
-  FROM event_store
- WHERE position > :after_position
- ORDER BY position
+       metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+       owner_id
+  FROM (SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
+               metadata, occurred_at, recorded_at, transaction_id, owner_id
+          FROM event_store_archive
+         WHERE (transaction_id, position)
+               > (:after_transaction_id::text::xid8, :after_position::bigint)
+         UNION ALL
+        SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
+               metadata, occurred_at, recorded_at, transaction_id, owner_id
+          FROM event_store
+         WHERE (transaction_id, position)
+               > (:after_transaction_id::text::xid8, :after_position::bigint)) AS e
+ WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   AND (:stream_types::text[] IS NULL OR e.stream_type = ANY (:stream_types::text[]))
+ ORDER BY e.transaction_id, e.position
  LIMIT :max_rows;
+
+-- name: event_horizon()$
+-- The oldest transaction that may still be running: every event of an older
+-- transaction is committed or gone (pg_snapshot_xmin of the current snapshot).
+-- returns: int
+-- not null: event_horizon
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS event_horizon;
 
 -- name: archive_events_before(cutoff)$
 -- Move events recorded before the cut-off to event_store_archive; their count
