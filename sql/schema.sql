@@ -137,6 +137,8 @@ DECLARE
     stream_owner uuid;
     known boolean;
 BEGIN
+    -- whatever the writer sent: the order consumers rely on is the database's
+    NEW.transaction_id := pg_current_xact_id();
     SELECT owner_id, true INTO stream_owner, known
       FROM event_store
      WHERE stream_id = NEW.stream_id AND version = 1;
@@ -164,7 +166,7 @@ $$;
 -- Name: FUNCTION event_store_stream_owner(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.event_store_stream_owner() IS 'Trigger function: an appended event takes its stream''s owner (the owner_id of version 1, in event_store or the archive) when nobody is acted for, and an event acting for another user is refused (insufficient_privilege). SECURITY DEFINER: it must see the stream''s first event whatever row-level security hides from the appender.';
+COMMENT ON FUNCTION public.event_store_stream_owner() IS 'Trigger function: an appended event gets its transaction''s id (pg_current_xact_id(), whatever the writer sent), takes its stream''s owner (the owner_id of version 1, in event_store or the archive) when nobody is acted for, and an event acting for another user is refused (insufficient_privilege). SECURITY DEFINER: it must see the stream''s first event whatever row-level security hides from the appender.';
 
 --
 -- Name: is_asset_list(jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -1353,7 +1355,7 @@ CREATE TRIGGER event_store_stream_owner BEFORE INSERT ON public.event_store FOR 
 -- Name: TRIGGER event_store_stream_owner ON event_store; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TRIGGER event_store_stream_owner ON public.event_store IS 'Keeps every event of a stream with the owner of its first event.';
+COMMENT ON TRIGGER event_store_stream_owner ON public.event_store IS 'Sets the appending transaction''s id and keeps every event of a stream with the owner of its first event.';
 
 --
 -- Name: intents intents_set_updated_at; Type: TRIGGER; Schema: public; Owner: -

@@ -420,3 +420,18 @@ def test_bad_calls_say_what_to_do(
 ) -> None:
     with pytest.raises(error, match=message):
         call(db)
+
+
+def test_a_writer_cannot_choose_its_place_in_the_order(db: psycopg.Connection[Any]) -> None:
+    """A row written by others (psql, the TypeScript app) with its own transaction_id
+    gets the database's: the order consumers rely on is not the writer's to set."""
+    row = db.execute(
+        "INSERT INTO event_store (event_id, stream_type, stream_id, version, event_type, payload,"
+        " metadata, occurred_at, transaction_id)"
+        " VALUES (gen_random_uuid(), 'note', gen_random_uuid(), 1, 'Noted', '{}', '{}', now(),"
+        " '999999999999'::xid8)"
+        " RETURNING transaction_id::text::bigint, pg_current_xact_id()::text::bigint"
+    ).fetchone()
+    assert row is not None
+    assert row[0] == row[1] != 999999999999
+    assert len(sync.events.read_all_after(db)) == 1

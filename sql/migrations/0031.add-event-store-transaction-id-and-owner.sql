@@ -65,6 +65,8 @@ DECLARE
     stream_owner uuid;
     known boolean;
 BEGIN
+    -- whatever the writer sent: the order consumers rely on is the database's
+    NEW.transaction_id := pg_current_xact_id();
     SELECT owner_id, true INTO stream_owner, known
       FROM event_store
      WHERE stream_id = NEW.stream_id AND version = 1;
@@ -89,7 +91,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION event_store_stream_owner() IS
-    'Trigger function: an appended event takes its stream''s owner (the owner_id of version 1, in event_store or the archive) when nobody is acted for, and an event acting for another user is refused (insufficient_privilege). SECURITY DEFINER: it must see the stream''s first event whatever row-level security hides from the appender.';
+    'Trigger function: an appended event gets its transaction''s id (pg_current_xact_id(), whatever the writer sent), takes its stream''s owner (the owner_id of version 1, in event_store or the archive) when nobody is acted for, and an event acting for another user is refused (insufficient_privilege). SECURITY DEFINER: it must see the stream''s first event whatever row-level security hides from the appender.';
 
 REVOKE EXECUTE ON FUNCTION event_store_stream_owner() FROM PUBLIC;
 
@@ -99,7 +101,7 @@ CREATE TRIGGER event_store_stream_owner
     EXECUTE FUNCTION event_store_stream_owner();
 
 COMMENT ON TRIGGER event_store_stream_owner ON event_store IS
-    'Keeps every event of a stream with the owner of its first event.';
+    'Sets the appending transaction''s id and keeps every event of a stream with the owner of its first event.';
 
 ALTER TABLE event_store ENABLE ROW LEVEL SECURITY;
 CREATE POLICY event_store_acting_user ON event_store TO defi_app
