@@ -41,8 +41,24 @@ class Statement:
 
     @property
     def returns(self) -> str | None:
-        """The struct (or, for ``$``, the scalar type) its doc declares: ``returns: User``."""
+        """The struct (or, for ``$``, the scalar type) its doc declares: ``returns: User``
+        (``User`` also for ``returns: User | None``)."""
         found = _RETURNS.search(self.doc)
+        return found.group(1) if found else None
+
+    @property
+    def optional(self) -> bool:
+        """Whether it declares "one value or none": ``returns: UUID | None``. A ``$``
+        without it must return exactly one row; with it, its value may be None."""
+        found = _RETURNS.search(self.doc)
+        return bool(found and found.group(2))
+
+    @property
+    def rows_vouched(self) -> str | None:
+        """What its doc vouches of its rows, where the plan cannot prove it:
+        ``one row: <why>`` (exactly one) or ``at most one row: <why>``; 'one',
+        'at most one' or None."""
+        found = _ROWS.search(self.doc)
         return found.group(1) if found else None
 
     @property
@@ -61,7 +77,8 @@ class Statement:
         return self.line + 1 + len(self.doc.splitlines()) if self.doc else self.line + 1
 
 
-_RETURNS = re.compile(r"^returns:\s*([\w.]+)\s*$", re.MULTILINE)
+_RETURNS = re.compile(r"^returns:\s*([\w.]+)(\s*\|\s*None)?\s*$", re.MULTILINE)
+_ROWS = re.compile(r"^(one|at most one) row:\s*\S.*$", re.MULTILINE)
 _NOT_NULL = re.compile(r"^not null:\s*(.+?)\s*$", re.MULTILINE)
 
 
