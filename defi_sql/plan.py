@@ -538,7 +538,7 @@ class Plan:
         kind = node["Node Type"]
         outputs = _outputs(node)
         if index >= len(outputs):
-            self._note(f"{kind} has no output {index + 1} in the plan")
+            self._note(f"the plan's {kind} has no output {index + 1}")
             return False
         if kind in _APPENDS:
             members = list(_children(node, {"Member"}))
@@ -669,7 +669,9 @@ class Plan:
             alias = node.get("Alias")
         found = self._find(node, alias, nullable=False)
         if found is None:
-            self._note(f"{alias + '.' if alias else ''}{column} comes from no scan of the plan")
+            self._note(
+                f"column {alias + '.' if alias else ''}{column} comes from no scan of the plan"
+            )
             return False
         source, nullable = found
         if nullable:
@@ -680,6 +682,10 @@ class Plan:
         if "Relation Name" in source:
             schema = source.get("Schema", "public")
             return bool(self._facts.not_null(schema, source["Relation Name"], column))
+        self._note(
+            f"column {source.get('Alias')}.{column} comes from a {kind}, whose columns the plan "
+            "reader does not read"
+        )
         return False
 
     def _derived_never_null(self, scan: Node, column: str) -> bool:
@@ -700,18 +706,20 @@ class Plan:
             if (names := self._facts.column_names(text, self._parameter_types)) is not None:
                 break
         if inner is None or names is None or names.count(column) != 1:
-            self._note(f"{alias}.{column}: its place in the {scan['Node Type']} is unknown")
+            self._note(
+                f"column {alias}.{column} comes from a {scan['Node Type']} whose columns the "
+                "plan reader could not place"
+            )
             return False
         return self._output_never_null(inner, names.index(column))
 
     def _find(self, node: Node, alias: str | None, *, nullable: bool) -> tuple[Node, bool] | None:
         """The scan that ``alias`` names at or below ``node``, and whether an outer
         join may replace its rows by NULLs on the way up."""
-        if alias is None or node.get("Alias") == alias:
-            if "Relation Name" in node or node["Node Type"] in ("CTE Scan", "Subquery Scan"):
-                return node, nullable
-            if alias is None:
-                return None
+        if alias is not None and node.get("Alias") == alias:
+            return node, nullable
+        if alias is None:
+            return (node, nullable) if "Alias" in node else None
         join = node.get("Join Type")
         for child in _children(node, {"Outer", "Inner", "Member", "Subquery"}):
             side = child.get("Parent Relationship")

@@ -13,6 +13,7 @@ import pytest
 
 from defi_sql.check import run_check
 from defi_sql.migrations import Migrator
+from defi_sql.plan import _binary, _limits_are_one, _strip_cast
 from defi_sql.statements import Statement, load_statements
 
 from .conftest import FIXTURES, REPO, Server
@@ -41,6 +42,9 @@ def _many(line: int, query: str, op: str) -> str:
 
 
 PLAN_REPORT = [
+    "tests/fixtures/check/soundness_plan/queries/unread.sql:3: warning: [plan] numbers: column "
+    "c.n comes from a Function Scan, whose columns the plan reader does not read; it counts as "
+    "nullable.",
     _null(4, "accounts_per_status", "StatusCount", "status", "str"),
     _null(11, "account_labels", "Label", "label", "str"),
     _null(18, "entries_if_many", "int", "entries", "int"),
@@ -77,7 +81,8 @@ def _version(server: Server) -> int:
 
 
 def test_every_plan_case_is_reported_exactly(server: Server) -> None:
-    """wrong.sql: one error per false negative; right.sql: nothing at all."""
+    """wrong.sql: one error per false negative; right.sql: nothing at all; unread.sql:
+    a warning naming what the reader cannot follow."""
     report = run_check(server.admin, sql_dir=PLAN, models=MODELS)
     assert [str(p) for p in report.problems] == PLAN_REPORT
 
@@ -96,7 +101,7 @@ def _migrated(url: str, tree: Any) -> dict[str, Statement]:
 
 
 def _run(conn: psycopg.Connection[Any], stmt: Statement, **params: Any) -> list[Any]:
-    return conn.execute(stmt.sql, params).fetchall()  # type: ignore[arg-type]
+    return conn.execute(stmt.sql, params).fetchall()
 
 
 def test_the_wrong_queries_go_wrong_on_a_database(empty_db_url: str) -> None:
@@ -162,3 +167,47 @@ def test_postgresql_18_cases_go_wrong_on_a_database(server: Server, empty_db_url
         )
         assert ("unlabelled", None) in conn.execute("SELECT name, label FROM counters").fetchall()
         assert None in [label for _id, label in _run(conn, q["counter_labels"])]  # 12
+
+
+@pytest.mark.parametrize(
+    ("sql", "one"),
+    [
+        ("SELECT 1 LIMIT 1", True),
+        ("SELECT 1 LIMIT 1 OFFSET $1", True),
+        ("SELECT 1 OFFSET 5 ROWS FETCH NEXT 1 ROWS ONLY", True),
+        ("SELECT 1 FETCH FIRST ROW ONLY FOR UPDATE OF a SKIP LOCKED", True),
+        ("SELECT (SELECT 1 LIMIT 1) LIMIT %(n)s", False),
+        ("SELECT 1 FETCH FIRST 1 ROWS WITH TIES", False),
+        ("SELECT 1 LIMIT ALL", False),
+    ],
+)
+def test_limits_are_one(sql: str, one: bool) -> None:
+    """EXPLAIN prints no Limit count: a Limit node is one row only if every LIMIT is."""
+    assert _limits_are_one(sql) is one
+
+
+@pytest.mark.parametrize(
+    ("expr", "uncast"),
+    [
+        ("(a)::integer", "(a)"),
+        ("'{}'::bigint[]", "'{}'"),
+        ("(x)::character varying(64)", "(x)"),
+        ("a + (b)::integer", "a + (b)::integer"),  # the cast of b alone
+    ],
+)
+def test_strip_cast(expr: str, uncast: str) -> None:
+    assert _strip_cast(expr) == uncast
+
+
+@pytest.mark.parametrize(
+    ("expr", "parts"),
+    [
+        ("now() - max(e.created_at)", ("now()", "-", "max(e.created_at)")),
+        ("a.attempts + 1", ("a.attempts", "+", "1")),
+        ("lower(a.name)", None),
+        ("(a ->> 'k'::text) = 'v'::text", ("(a ->> 'k'::text)", "=", "'v'::text")),
+    ],
+)
+def test_binary(expr: str, parts: tuple[str, str, str] | None) -> None:
+    """EXPLAIN parenthesizes every operator: one top-level operator at most."""
+    assert _binary(expr) == parts
