@@ -190,17 +190,10 @@ def _words(text: str) -> frozenset[str]:
 _JOINS = {"Nested Loop", "Hash Join", "Merge Join"}
 _APPENDS = {"Append", "MergeAppend"}
 #: nodes that return exactly the rows of their outer child
-_SAME_ROWS = {
-    "Sort",
-    "Incremental Sort",
-    "Materialize",
-    "Gather",
-    "Gather Merge",
-    "Hash",
-    "WindowAgg",
-}
-#: nodes that return at most the rows of their outer child
+_SAME_ROWS = {"Sort", "Incremental Sort", "Materialize", "Hash", "WindowAgg"}
+#: nodes that return at most the rows of their outer child (Gather: of all its workers')
 _FEWER = _SAME_ROWS | {"Limit", "Unique", "Memoize", "LockRows", "Result", "SetOp"}
+_FEWER |= {"Gather", "Gather Merge"}
 _NEVER_NULL_CALLS = _words(
     "count now gen_random_uuid jsonb_build_object json_build_object jsonb_build_array "
     "json_build_array clock_timestamp statement_timestamp transaction_timestamp concat "
@@ -615,12 +608,12 @@ class Plan:
             return False
         if expr.startswith("NOT "):
             return self._expr_never_null(expr[4:], node)
-        if _IS.fullmatch(expr) and _binary(expr) is None:
-            return True
-        for word in (" AND ", " OR "):
+        for word in (" AND ", " OR "):  # before IS: ``c AND (a IS NULL)`` is NULL for a NULL c
             parts = _split_top(expr, word)
             if len(parts) > 1:
                 return all(self._expr_never_null(p, node) for p in parts)
+        if _IS.fullmatch(expr) and _binary(expr) is None:
+            return True
         if binary := _binary(expr):
             left, operator, right = binary
             return (
@@ -743,6 +736,7 @@ class Plan:
         if kind == "Aggregate":
             return (
                 node.get("Strategy") == "Plain"
+                and node.get("Partial Mode") != "Partial"  # a row per parallel worker
                 and "Grouping Sets" not in node
                 and "Filter" not in node  # HAVING: no row when it fails
             )
