@@ -21,6 +21,7 @@ callers that only know Python's own exceptions still catch it::
           +-- UnreadableRow (ValueError)    a stored row does not fit its struct (table, id, field)
           +-- InvalidInput (ValueError)     rejected before any write
           +-- NotAllowed (PermissionError)  the database role may not do this
+          +-- QueryCanceled (TimeoutError)  statement_timeout or a cancel; the connection is fine
           +-- Conflict                      a constraint refused the write (its name)
                +-- ConcurrencyConflict      another writer got there first; retry
                     +-- TransientConflict   the server gave up on it; rerun the whole unit
@@ -45,6 +46,7 @@ __all__ = [
     "MigrationLocked",
     "NotAllowed",
     "NotFound",
+    "QueryCanceled",
     "QueryError",
     "Refused",
     "TransientConflict",
@@ -143,6 +145,18 @@ class InvalidInput(QueryError, ValueError):
 
 class NotAllowed(QueryError, PermissionError):
     """The database role may not do this (a privilege or row-level security refused it)."""
+
+
+class QueryCanceled(QueryError, TimeoutError):
+    """The server canceled the statement (SQLSTATE 57014): it ran past
+    ``statement_timeout``, or ``pg_cancel_backend`` (or the client) canceled it.
+
+    Its transaction is rolled back (inside a caller's transaction: aborted, so
+    roll that back); the connection itself is healthy and usable at once.
+    Unlike :class:`DatabaseUnavailable` it is not a connection problem, and
+    :func:`defi_sql.sync.run_transaction` does not retry it: the same work
+    would most likely run as long again.
+    """
 
 
 class Conflict(QueryError):

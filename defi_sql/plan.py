@@ -714,7 +714,8 @@ class Plan:
         if alias is None:
             return (node, nullable) if "Alias" in node else None
         join = node.get("Join Type")
-        for child in _children(node, {"Outer", "Inner", "Member", "Subquery"}):
+        # not into an Append's members: the first one's alias names every branch's column
+        for child in _children(node, {"Outer", "Inner", "Subquery"}):
             side = child.get("Parent Relationship")
             child_nullable = nullable or join == "Full"
             child_nullable |= (join == "Left" and side == "Inner") or (

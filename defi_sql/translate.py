@@ -6,7 +6,9 @@ name every constraint explicitly. Two kinds matter to a retry
 (:mod:`defi_sql.aio.retry`): :class:`TransientConflict`, after which the
 server has rolled the whole transaction back, and :class:`ConnectionLost`,
 after which the connection is gone (the server ended the session or the
-socket broke).
+socket broke). A canceled statement (57014: ``statement_timeout``,
+``pg_cancel_backend``) is :class:`QueryCanceled`, not a connection error: the
+connection stays usable, and no retry repeats it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from defi_sql.errors import (
     InvalidInput,
     NotAllowed,
     NotFound,
+    QueryCanceled,
     TransientConflict,
 )
 
@@ -95,6 +98,11 @@ def translate(exc: psycopg.Error) -> DefiSqlError:
         return NotAllowed(
             f"{detail}: ingest (COPY) is refused under row-level security; run it in a "
             "session whose role is defi_worker (ALTER ROLE your_login SET role = 'defi_worker')."
+        )
+    if isinstance(exc, pg.QueryCanceled):
+        return QueryCanceled(
+            f"the query was canceled ({detail}); its transaction was rolled back and the "
+            "connection is still usable: raise statement_timeout, or make the work smaller."
         )
     if isinstance(exc, psycopg.OperationalError):
         return DatabaseUnavailable(f"the database connection failed: {detail}")

@@ -29,7 +29,10 @@ Retries: what is safe to repeat (the contract)
   :class:`NotFound`, :class:`Conflict`, and a stream's
   :class:`ConcurrencyConflict` from a stale ``expected_version`` (running the
   same append again fails the same way: reload the stream, decide again),
-  any other exception of ``work``.
+  :class:`QueryCanceled` (57014: the work ran past ``statement_timeout``, or
+  was canceled on purpose; run again it would most likely take as long, or be
+  canceled again, and the connection is fine, so this is not a connection
+  loss), any other exception of ``work``.
 
 Bounded: at most ``attempts`` runs (4 by default); between them a pause of
 ``first_delay`` (50 ms) doubling up to ``max_delay`` (1 s), each randomly
