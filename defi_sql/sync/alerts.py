@@ -1,15 +1,39 @@
 """Alerts: queue, fan a signal out, lease for delivery, mark sent/failed, acknowledge.
 
-Delivery by many workers::
+Delivery by many workers, each with a connection for its work and an
+autocommit connection of its own to wait on (:mod:`defi_sql.sync.wakeup`)::
 
-    for alert in db.alerts.claim(conn, limit=100):        # leases, commits at once
-        channel.send(alert.message, idempotency_key=alert.idempotency_key)
-        db.alerts.mark_sent(conn, alert.id, claim_token=alert.claim_token)
+    while True:
+        batch = db.alerts.claim(conn, limit=100)          # leases, commits at once
+        if not batch:                                     # nothing due: sleep until an
+            wakeup.wait(listener, [wakeup.ALERTS], timeout=1.0)  # alert is queued, or 1 s
+            continue
+        for alert in batch:
+            try:
+                channel.send(alert.message, idempotency_key=alert.idempotency_key)
+            except ChannelError as exc:
+                db.alerts.mark_failed(conn, alert.id, str(exc), claim_token=alert.claim_token)
+            else:
+                db.alerts.mark_sent(conn, alert.id, claim_token=alert.claim_token)
 
-A worker that dies between the two leaves its alerts leased until
+Queuing alerts (:func:`create`, :func:`fan_out`, any INSERT) and :func:`requeue`
+notify channel ``defi_alerts`` at COMMIT (migration 0035), so an idle worker
+claims a new alert within milliseconds; the notification is only a hint, and
+the ``timeout`` is the poll that finds what no notification announced (one
+sent before the worker first listened, or a retry coming due).
+
+A worker that dies between claim and mark leaves its alerts leased until
 ``claimed_until``; another worker then claims them again (new token, same
 idempotency key, so a channel that honours the key does not deliver twice), and
 the dead worker's token no longer marks anything (:class:`LeaseLost`).
+
+A failed send (:func:`mark_failed`) goes back to the queue after a backoff
+(``next_attempt_at``: ``backoff`` doubling per attempt up to ``max_backoff``,
+shortened at random by up to half), with its holder's token void and the same
+idempotency key, until its ``max_attempts``-th attempt fails: then it stays
+``failed`` for good, a dead letter with the last error in
+``metadata['failureReason']``. :func:`dead_letters` lists them for an
+operator, and :func:`requeue` puts one back.
 
 Generated from defi_sql/aio/alerts.py by defi_sql/_async_to_sync.py: do not edit.
 """
@@ -31,6 +55,7 @@ from defi_sql.rows import Batch, encode_json
 from defi_sql.sync._execute import (
     execute,
     fetch_all,
+    fetch_batch,
     fetch_one,
     transaction,
     write_all,
@@ -42,15 +67,22 @@ __all__ = [
     "acknowledge",
     "claim",
     "create",
+    "dead_letters",
     "fan_out",
     "get",
     "mark_failed",
     "mark_sent",
     "mark_sent_many",
     "pending_for_user",
+    "requeue",
 ]
 DEFAULT_LEASE = timedelta(minutes=1)
 MAX_LEASE = timedelta(hours=1)
+DEFAULT_MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 100
+DEFAULT_BACKOFF = timedelta(seconds=30)
+DEFAULT_MAX_BACKOFF = timedelta(hours=1)
+MAX_BACKOFF = timedelta(days=1)
 
 
 def create(
@@ -115,6 +147,9 @@ def claim(
 ) -> Batch[Alert]:
     """Lease up to ``limit`` pending alerts, oldest first, for delivery by this worker.
 
+    An alert waiting for a retry (:func:`mark_failed`) is left until its
+    ``next_attempt_at``.
+
     Each alert comes back with a new ``claim_token``, ``claimed_until`` (now +
     ``lease``) and its ``idempotency_key``. No other claim returns it until the
     lease ends, whether or not this worker is still alive; after that it may be
@@ -157,6 +192,10 @@ def _transition(
     token = params["claim_token"]
     if current.status == to and token is not None and (current.claim_token == token):
         return current
+    if token is not None and current.claim_token is None and (current.status == "pending"):
+        raise LeaseLost(
+            f"alert {current.id} went back to the queue after this lease (a failed attempt, or an operator's requeue); leave its delivery to the worker that claims it next."
+        )
     if token is not None and current.claim_token != token:
         raise LeaseLost(
             f"alert {current.id} was claimed again by another worker after this lease ended; leave its delivery to that worker."
@@ -215,17 +254,42 @@ def mark_sent_many(conn: Connection[Any], alerts: Sequence[Alert]) -> list[Alert
 
 
 def mark_failed(
-    conn: Connection[Any], alert_id: UUID, reason: str, *, claim_token: UUID | None = None
+    conn: Connection[Any],
+    alert_id: UUID,
+    reason: str,
+    *,
+    claim_token: UUID | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff: timedelta = DEFAULT_BACKOFF,
+    max_backoff: timedelta = DEFAULT_MAX_BACKOFF,
 ) -> Alert:
-    """A pending alert could not be delivered; ``metadata['failureReason']`` keeps why.
+    """A delivery attempt of a pending alert failed; ``metadata['failureReason']`` keeps why.
 
-    The same lease rule as :func:`mark_sent`.
+    Before its ``max_attempts``-th attempt (``attempts``, the claims; a
+    failure outside any claim counts as one) the alert goes back to the queue:
+    ``pending``, no lease, its ``claim_token`` void, and :func:`claim` leaves
+    it until ``next_attempt_at``: now + ``backoff`` after the first attempt,
+    doubling after each further one up to ``max_backoff``, each shortened at
+    random by up to half. Its ``idempotency_key`` stays the same. At the
+    ``max_attempts``-th it becomes ``failed`` for good (a dead letter,
+    :func:`dead_letters`); ``max_attempts=1`` fails it at once.
+
+    The same lease rule as :func:`mark_sent`; a holder repeating the call after
+    its alert went back to the queue gets :class:`LeaseLost`, after it became a
+    dead letter the alert again.
     """
     params = {
         "alert_id": validate.uuid(alert_id, "alert_id"),
         "reason": validate.text(reason, "reason", max_length=2000),
         "claim_token": _token(claim_token),
+        "max_attempts": validate.positive_int(max_attempts, "max_attempts", maximum=MAX_ATTEMPTS),
+        "backoff": validate.duration(backoff, "backoff", maximum=MAX_BACKOFF),
+        "max_backoff": validate.duration(max_backoff, "max_backoff", maximum=MAX_BACKOFF),
     }
+    if backoff > max_backoff:
+        raise InvalidInput(
+            f"backoff must be at most max_backoff, not {backoff} with max_backoff {max_backoff}."
+        )
     return _transition(
         conn,
         "mark_alert_failed",
@@ -233,6 +297,36 @@ def mark_failed(
         to="failed",
         leased_from=("pending",),
         rule="only pending alerts can fail",
+    )
+
+
+def dead_letters(conn: Connection[Any], *, limit: int = 100) -> Batch[Alert]:
+    """The dead letters, newest first, at most ``limit``: alerts out of the queue for good.
+
+    Those are the ``failed`` alerts: their last attempt failed (:func:`mark_failed`)
+    or :func:`claim` could not read them; ``metadata['failureReason']`` says why.
+    A row that cannot be read is left out and reported in the result's
+    ``unreadable`` (:class:`~defi_sql.rows.Batch`).
+    """
+    params = {"max_rows": validate.positive_int(limit, "limit")}
+    return fetch_batch(conn, "dead_letter_alerts", params, Alert)
+
+
+def requeue(conn: Connection[Any], alert_id: UUID) -> Alert:
+    """Put a dead letter (a ``failed`` alert) back in the queue, for an operator.
+
+    It is ``pending`` and due at once, with ``attempts`` counted from 0 again,
+    no lease (a late holder's token is void) and the same ``idempotency_key``;
+    ``metadata['failureReason']`` keeps the last error. Waiting workers are
+    woken. :class:`InvalidInput` when the alert is not failed.
+    """
+    params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
+    return _transition(
+        conn,
+        "requeue_alert",
+        params,
+        to="pending",
+        rule="only failed alerts (dead letters) can be requeued",
     )
 
 

@@ -7,14 +7,14 @@ INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 VALUES (:user_id, :signal_id, :type, :channel, :message, :metadata)
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-          idempotency_key;
+          idempotency_key, next_attempt_at;
 
 -- name: get_alert(alert_id)^
 -- One alert by id.
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-       idempotency_key
+       idempotency_key, next_attempt_at
   FROM alerts
  WHERE id = :alert_id;
 
@@ -23,7 +23,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-       idempotency_key
+       idempotency_key, next_attempt_at
   FROM alerts
  WHERE user_id = :user_id
    AND status = 'pending'
@@ -63,16 +63,19 @@ ON CONFLICT (signal_id, user_id, type, channel) WHERE signal_id IS NOT NULL DO N
 
 -- name: claim_pending_alerts(max_rows, lease)
 -- Lease up to max_rows pending alerts, oldest first, whose last lease (if any)
--- has ended, skipping rows another claim is taking right now: each gets a new
--- claim_token, a lease until now + lease, one more attempt, and an
--- idempotency_key if it had none. The lease is the claim: it outlives this
--- statement's transaction, and a worker that dies leaves it to expire.
+-- has ended and whose retry (next_attempt_at, if any) is due, skipping rows
+-- another claim is taking right now (alerts_status_created_at_idx): each gets
+-- a new claim_token, a lease until now + lease, one more attempt, and an
+-- idempotency_key if it had none (kept across leases and retries). The lease
+-- is the claim: it outlives this statement's transaction, and a worker that
+-- dies leaves it to expire.
 -- returns: Alert
 WITH due AS (
     SELECT id
       FROM alerts
      WHERE status = 'pending'
        AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())
+       AND (next_attempt_at IS NULL OR next_attempt_at <= statement_timestamp())
      ORDER BY created_at, id
      LIMIT :max_rows
        FOR UPDATE SKIP LOCKED
@@ -86,11 +89,11 @@ WITH due AS (
      WHERE a.id = due.id
     RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata,
               a.sent_at, a.acknowledged_at, a.status, a.created_at, a.attempts,
-              a.claimed_until, a.claim_token, a.idempotency_key
+              a.claimed_until, a.claim_token, a.idempotency_key, a.next_attempt_at
 )
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-       idempotency_key
+       idempotency_key, next_attempt_at
   FROM leased
  ORDER BY created_at, id;
 
@@ -109,7 +112,7 @@ UPDATE alerts
             AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())))
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-          idempotency_key;
+          idempotency_key, next_attempt_at;
 
 -- name: mark_alerts_sent(alert_ids, claim_tokens)
 -- mark_alert_sent for many alerts in one statement: alert_ids[i] with
@@ -124,14 +127,35 @@ UPDATE alerts AS a
    AND a.status IN ('pending', 'failed')
 RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata,
           a.sent_at, a.acknowledged_at, a.status, a.created_at, a.attempts,
-          a.claimed_until, a.claim_token, a.idempotency_key;
+          a.claimed_until, a.claim_token, a.idempotency_key, a.next_attempt_at;
 
--- name: mark_alert_failed(alert_id, reason, claim_token)^
--- A pending alert could not be delivered; the reason is kept in
--- metadata.failureReason. The same lease rule as mark_alert_sent.
+-- name: mark_alert_failed(alert_id, reason, claim_token, max_attempts, backoff, max_backoff)^
+-- A delivery attempt of a pending alert failed; the reason is kept in
+-- metadata.failureReason (the last one wins). The same lease rule as
+-- mark_alert_sent. Before max_attempts attempts (claims; a failure outside any
+-- claim counts as one) the alert goes back to the queue: still pending, its
+-- lease ended and its token void (claimed_until and claim_token NULL), due at
+-- next_attempt_at = now + least(backoff * 2^(attempts - 1), max_backoff),
+-- shortened at random by up to half so that alerts failing together do not
+-- come back together. At max_attempts it becomes failed, a dead letter: out of
+-- the queue for good, its lease ended now, the token kept (so that the holder
+-- repeating the call is recognised).
 -- returns: Alert
 UPDATE alerts
-   SET status = 'failed',
+   SET status = CASE WHEN greatest(attempts, 1) >= :max_attempts
+                     THEN 'failed' ELSE 'pending' END,
+       -- in seconds, as a double: 2^(attempts - 1) never overflows an interval
+       next_attempt_at = CASE WHEN greatest(attempts, 1) < :max_attempts
+                              THEN statement_timestamp() + make_interval(secs => least(
+                                       extract(epoch FROM :backoff::interval)::float8
+                                           * 2 ^ (greatest(attempts, 1) - 1),
+                                       extract(epoch FROM :max_backoff::interval)::float8)
+                                   * (1 - random() / 2)) END,
+       claimed_until = CASE WHEN greatest(attempts, 1) < :max_attempts THEN NULL
+                            WHEN claimed_until > statement_timestamp() THEN statement_timestamp()
+                            ELSE claimed_until END,
+       claim_token = CASE WHEN greatest(attempts, 1) < :max_attempts THEN NULL
+                          ELSE claim_token END,
        metadata = metadata || jsonb_build_object('failureReason', :reason::text)
  WHERE id = :alert_id
    AND status = 'pending'
@@ -140,7 +164,40 @@ UPDATE alerts
             AND (claimed_until IS NULL OR claimed_until <= statement_timestamp())))
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-          idempotency_key;
+          idempotency_key, next_attempt_at;
+
+-- name: dead_letter_alerts(max_rows)
+-- The dead letters, newest first: alerts out of the delivery queue for good
+-- (status failed: their last attempt failed, or claim could not read them),
+-- each with its last error in metadata.failureReason
+-- (alerts_status_created_at_idx).
+-- returns: Alert
+SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
+       acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+       idempotency_key, next_attempt_at
+  FROM alerts
+ WHERE status = 'failed'
+ ORDER BY created_at DESC, id DESC
+ LIMIT :max_rows;
+
+-- name: requeue_alert(alert_id)^
+-- An operator puts a dead letter back in the queue: pending, due at once, with
+-- its attempts counted from 0 again and no lease (a late holder's token is
+-- void); the idempotency_key is kept, so a channel that got an earlier attempt
+-- drops the repeat, and metadata.failureReason keeps the last error. No row:
+-- the alert is not failed. Wakes waiting workers (trigger alerts_notify_requeue).
+-- returns: Alert
+UPDATE alerts
+   SET status = 'pending',
+       attempts = 0,
+       next_attempt_at = NULL,
+       claimed_until = NULL,
+       claim_token = NULL
+ WHERE id = :alert_id
+   AND status = 'failed'
+RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
+          acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+          idempotency_key, next_attempt_at;
 
 -- name: acknowledge_alert(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
@@ -151,7 +208,7 @@ UPDATE alerts
    AND status IN ('sent', 'acknowledged')
 RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
-          idempotency_key;
+          idempotency_key, next_attempt_at;
 
 -- name: set_aside_unreadable_alerts(alert_ids, reasons)!
 -- Take claimed alerts that cannot be read out of the delivery queue: each
