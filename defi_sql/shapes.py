@@ -2,11 +2,25 @@
 
 defi-sql builds a struct from a row column by column (:mod:`defi_sql.rows`):
 non-JSON values go in as psycopg loaded them, JSON goes through msgspec with
-the field's type. So each column must have a field of the same name whose type
-takes what PostgreSQL sends: ``numeric`` a ``Decimal`` (a ``float`` would lose
-digits), ``text`` a ``str`` or a ``Literal`` holding every value the column's
-CHECK allows, ``jsonb`` a struct, dict, list or ``Any`` of the shape its CHECK
-pins, and a column that can be NULL an optional field.
+the field's type, and msgspec does not check what the constructor is given. So
+each column must have a field of the same name whose type takes what
+PostgreSQL sends:
+
+* ``numeric`` a ``Decimal`` (a ``float`` would lose digits);
+* ``timestamptz`` an aware ``datetime``, ``timestamp`` (naive) only a field
+  declared naive, ``Annotated[datetime, Meta(tz=False)]``;
+* ``text`` a ``str``, or a ``Literal`` holding every value something holds the
+  column to: its CHECK (``col IN (...)``), its enum type's labels or its
+  domain's ``CHECK (VALUE IN (...))`` (then exactly those: a value the type
+  lacks is reported too), or the constants of the ``CASE`` computing it. Free
+  text into a ``Literal`` is an error: nothing keeps a row inside it;
+* ``jsonb`` a struct, dict, list or ``Any`` of the kind its CHECK pins or its
+  expression builds (``jsonb_agg`` an array, ``jsonb_build_object`` an object);
+  ``jsonb[]`` only ``list[str]``, since its elements arrive undecoded;
+* a column that can be NULL an optional field.
+
+A type not listed here (a range, ``inet``, a composite, an array of one) is an
+error naming the column: check says when it cannot decide, never passes it.
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -84,8 +99,14 @@ class ResultColumn:
     type: str  # PostgreSQL type name, '_text' style for arrays
     element: str | None  # element type name of an array
     never_null: bool
-    choices: tuple[str, ...] | None = None  # values an enum-like CHECK allows
-    json_kind: str | None = None  # 'object' or 'array' when a CHECK pins it
+    choices: tuple[str, ...] | None = None  # the only text values it can hold
+    json_kind: str | None = None  # 'object' or 'array' when a CHECK or its expression pins it
+    #: what holds it to ``choices``: "its CHECK", "its enum type shade", "its expression"...
+    choices_from: str = "its CHECK"
+    #: the choices are a type's (enum labels, a domain's CHECK): a Literal must be exactly them
+    exact: bool = False
+    enum: bool = False  # an enum type: text on the wire, its labels in ``choices``
+    json_from: str = "its CHECK"  # what pins ``json_kind``: "its CHECK", "its expression"
 
 
 def type_name(t: mi.Type) -> str:
@@ -100,6 +121,8 @@ def type_name(t: mi.Type) -> str:
         return f"list[{type_name(t.item_type)}]"
     if isinstance(t, mi.DictType):
         return f"dict[{type_name(t.key_type)}, {type_name(t.value_type)}]"
+    if isinstance(t, mi.DateTimeType) and t.tz is not None:
+        return f"Annotated[datetime, Meta(tz={t.tz})]"
     names = {
         mi.NoneType: "None",
         mi.AnyType: "Any",
@@ -136,30 +159,80 @@ def _type_problem(column: ResultColumn, field: str, t: mi.Type) -> str | None:
         item = lists[0].item_type if isinstance(lists[0], mi.ListType | mi.VarTupleType) else None
         if item is None:
             return None
-        inner = [item]
-    accepted = _ACCEPTS.get(pg or "")
+        inner, _item_optional = _split_optional(item)
+        if pg in ("json", "jsonb"):
+            if all(isinstance(x, mi.StrType) for x in inner):
+                return None
+            return (
+                f"{where}; the elements of a {label} arrive as JSON text, not decoded: select "
+                f"to_jsonb({column.name}) (one JSON array) into a list, or make it list[str]."
+            )
+    accepted = _TEXT if column.enum else _ACCEPTS.get(pg or "")
     if accepted is None:
-        return None
+        return (
+            f"{where}; check does not know the type {label}, so it cannot tell whether "
+            f"the field takes it: cast the column to a type it knows ({column.name}::text)."
+        )
     if not all(isinstance(x, accepted) for x in inner):
         if pg == "numeric" and any(isinstance(x, mi.FloatType) for x in inner):
             return f"{where}; a float loses numeric's digits, use Decimal."
         if pg in ("json", "jsonb"):
             return f"{where}; a JSON document decodes into a struct, dict, list or Any."
-        hint = _SUGGEST.get(pg or "", "str")
+        hint = "str" if column.enum else _SUGGEST.get(pg or "", "str")
         return f"{where}; use {hint}."
+    if problem := _time_zone_problem(pg or "", where, inner):
+        return problem
+    made = f"{column.json_from} makes it"
     if column.json_kind == "object" and any(isinstance(x, mi.ListType) for x in inner):
-        return f"{where}; its CHECK makes it a JSON object, use a struct or dict."
+        return f"{where}; {made} a JSON object, use a struct or dict."
     if column.json_kind == "array" and any(
         isinstance(x, mi.StructType | mi.DictType | mi.TypedDictType) for x in inner
     ):
-        return f"{where}; its CHECK makes it a JSON array, use a list."
-    literals = [x for x in inner if isinstance(x, mi.LiteralType)]
-    if literals and column.choices is not None:
-        allowed = {v for x in literals for v in x.values}
-        missing = [v for v in column.choices if v not in allowed]
-        if missing:
-            shown = ", ".join(repr(v) for v in missing)
-            return f"{where}; its CHECK also allows {shown}, add them to the Literal."
+        return f"{where}; {made} a JSON array, use a list."
+    literals = [v for x in inner if isinstance(x, mi.LiteralType) for v in x.values]
+    if literals:
+        return _literal_problem(column, where, literals)
+    return None
+
+
+def _time_zone_problem(pg: str, where: str, inner: list[mi.Type]) -> str | None:
+    """A naive ``timestamp`` into an aware field, or an aware ``timestamptz`` into a naive one."""
+    zones = {x.tz for x in inner if isinstance(x, mi.DateTimeType)}
+    if pg == "timestamp" and zones - {False}:
+        return (
+            f"{where}; a timestamp without time zone arrives naive (no tzinfo): make the "
+            "column timestamptz, or the field Annotated[datetime, Meta(tz=False)] if naive "
+            "is meant."
+        )
+    if pg == "timestamptz" and False in zones:
+        return (
+            f"{where}; a timestamptz arrives aware: make the field datetime, or select the "
+            "column AT TIME ZONE 'UTC' if naive is meant."
+        )
+    return None
+
+
+def _literal_problem(column: ResultColumn, where: str, allowed: Sequence[object]) -> str | None:
+    """A ``Literal`` field must hold every value the column can: the values its CHECK,
+    enum, domain or CASE allows; a type's values must also all be in the Literal."""
+    if column.choices is None:
+        return (
+            f"{where}; nothing holds the column to the Literal's values (no CHECK, enum or "
+            "domain, or a computed value check cannot read): add a CHECK (col IN (...)) in "
+            "a migration, or make the field str."
+        )
+    missing = [v for v in column.choices if v not in allowed]
+    if missing:
+        shown = ", ".join(repr(v) for v in missing)
+        verb = "can produce" if column.choices_from == "its expression" else "also allows"
+        return f"{where}; {column.choices_from} {verb} {shown}, add them to the Literal."
+    extra = [v for v in allowed if v not in column.choices]
+    if column.exact and extra:
+        shown = ", ".join(repr(v) for v in extra)
+        return (
+            f"{where}; {column.choices_from} has no {shown}, drop them from the Literal (or "
+            "add them to the type in a migration)."
+        )
     return None
 
 
