@@ -21,7 +21,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput
+from defi_sql.errors import InvalidInput, UnreadableRow
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -31,6 +31,7 @@ __all__ = [
     "execute",
     "fetch_all",
     "fetch_batch",
+    "fetch_int",
     "fetch_one",
     "fetch_value",
     "stream",
@@ -106,7 +107,7 @@ async def fetch_one(
 ) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
     try:
-        async with _checked(conn).cursor(row_factory=struct_row(cls)) as cur:
+        async with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
             return await cur.fetchone()
@@ -173,7 +174,7 @@ async def _rows(
     try:
         async with (
             _checked(conn).transaction() if write else nullcontext(),
-            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
         ):
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
@@ -192,6 +193,38 @@ async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> 
             return None if row is None else row[0]
     except psycopg.Error as exc:
         raise translate(exc) from None
+
+
+async def fetch_int(conn: AsyncConnection[Any], name: str, params: Params) -> int:
+    """The integer in the first column of the first row of query ``name``.
+
+    For a query that promises one (``returns: int``, its column ``not null:``
+    or under ``coalesce``): no row, a NULL or a value of another type raises
+    :class:`~defi_sql.errors.UnreadableRow` naming the query and the column,
+    instead of ``int(None)``'s TypeError, or a wrong number passed on as right.
+    """
+    try:
+        async with _checked(conn).cursor() as cur:
+            await cur.execute(statement(name).sql, params)
+            row = await cur.fetchone()
+            column = cur.description[0].name if cur.description else "?column?"
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+    value = None if row is None else row[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if row is None:
+        found = "no row"
+    else:
+        found = f"{'NULL' if value is None else repr(value)} in column {column}"
+    raise UnreadableRow(
+        f"query {name} ({statement(name).where}) returned {found} where its caller needs an "
+        "integer; make the query return one (an aggregate without GROUP BY, coalesce(), a "
+        "cast to bigint), or make the caller accept None.",
+        table=name,
+        row_id=None,
+        field=column,
+    )
 
 
 async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
@@ -216,7 +249,7 @@ async def stream(
     try:
         async with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
-            cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls))
+            cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls, query=name))
             async with cur:
                 use_raw_json(cur.adapters)
                 cur.itersize = batch

@@ -23,7 +23,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput
+from defi_sql.errors import InvalidInput, UnreadableRow
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -33,6 +33,7 @@ __all__ = [
     "execute",
     "fetch_all",
     "fetch_batch",
+    "fetch_int",
     "fetch_one",
     "fetch_value",
     "stream",
@@ -101,7 +102,7 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
     try:
-        with _checked(conn).cursor(row_factory=struct_row(cls)) as cur:
+        with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
             return cur.fetchone()
@@ -162,7 +163,7 @@ def _rows(
     try:
         with (
             _checked(conn).transaction() if write else nullcontext(),
-            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient)) as cur,
+            _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
         ):
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
@@ -181,6 +182,36 @@ def fetch_value(conn: Connection[Any], name: str, params: Params) -> Any:
             return None if row is None else row[0]
     except psycopg.Error as exc:
         raise translate(exc) from None
+
+
+def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
+    """The integer in the first column of the first row of query ``name``.
+
+    For a query that promises one (``returns: int``, its column ``not null:``
+    or under ``coalesce``): no row, a NULL or a value of another type raises
+    :class:`~defi_sql.errors.UnreadableRow` naming the query and the column,
+    instead of ``int(None)``'s TypeError, or a wrong number passed on as right.
+    """
+    try:
+        with _checked(conn).cursor() as cur:
+            cur.execute(statement(name).sql, params)
+            row = cur.fetchone()
+            column = cur.description[0].name if cur.description else "?column?"
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+    value = None if row is None else row[0]
+    if isinstance(value, int) and (not isinstance(value, bool)):
+        return value
+    if row is None:
+        found = "no row"
+    else:
+        found = f"{('NULL' if value is None else repr(value))} in column {column}"
+    raise UnreadableRow(
+        f"query {name} ({statement(name).where}) returned {found} where its caller needs an integer; make the query return one (an aggregate without GROUP BY, coalesce(), a cast to bigint), or make the caller accept None.",
+        table=name,
+        row_id=None,
+        field=column,
+    )
 
 
 def execute(conn: Connection[Any], name: str, params: Params) -> int:
@@ -205,7 +236,7 @@ def stream(
     try:
         with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
-            cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls))
+            cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls, query=name))
             with cur:
                 use_raw_json(cur.adapters)
                 cur.itersize = batch
