@@ -108,6 +108,7 @@ def delivery_faults(run: Run) -> float | None:
     return float(sum(r["extra"][k] for r in rows for k in keys))
 
 
+_APPEND_AFTER = "after: newest, the same statement"
 _TYPED = "defi-sql typed (msgspec structs)"
 _INGEST = "defi-sql positions.ingest (validated, binary COPY)"
 
@@ -232,6 +233,48 @@ HEADLINES: list[Headline] = [
         "0",
         lambda v: v == 0,
         digits=0,
+    ),
+    Headline(
+        "events",
+        "event appends, 8 writers: rate after migration 0031 against before (same statement)",
+        extra(f"event appends, 8 writers: {_APPEND_AFTER}", "vs_before"),
+        "x",
+        "≥ 0.7x",
+        lambda v: v >= 0.7,
+    ),
+    Headline(
+        "events",
+        "event appends, 1 writer: rate after migration 0031 against before (same statement)",
+        extra(f"event appends, 1 writer: {_APPEND_AFTER}", "vs_before"),
+        "x",
+        "≥ 0.7x",
+        lambda v: v >= 0.7,
+    ),
+    Headline(
+        "events",
+        "new event to a subscriber's handler, woken by NOTIFY: p99",
+        extra("new event to handler: subscriptions.run, woken by NOTIFY", "p99_ms"),
+        " ms",
+        "≤ 50 ms",
+        lambda v: v <= 50,
+        digits=1,
+    ),
+    Headline(
+        "events",
+        "new event to a subscriber's handler, polling every second: p99",
+        extra("new event to handler: polling every 1 s, no listener", "p99_ms"),
+        " ms",
+        "",
+        lambda v: True,
+        digits=0,
+    ),
+    Headline(
+        "events",
+        "catch-up through a subscription: rows/s against typed reads of positions",
+        extra("catch-up: every event through subscriptions.poll", "vs_typed_reads"),
+        "x",
+        "≥ 0.5x",
+        lambda v: v >= 0.5,
     ),
 ]
 
