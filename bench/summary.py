@@ -101,6 +101,8 @@ def set_based_met(run: Run) -> float | None:
 
 
 def delivery_faults(run: Run) -> float | None:
+    """Duplicates, leftovers and wrong ends of every delivery variant (a failing channel's
+    "not sent" counts alerts neither sent once nor dead-lettered after their attempts)."""
     rows = [r for r in run if r["section"] == "alert delivery"]
     if not rows:
         return None
@@ -227,11 +229,38 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "delivery",
+        "delivery, 4 workers, channel failing 10% of sends (retries, dead letters)",
+        extra("4 workers (processes), channel failing 10% of sends", "alerts_per_second"),
+        " alerts/s",
+        "",
+        lambda v: True,
+        digits=0,
+    ),
+    Headline(
+        "delivery",
         "delivery: duplicates, alerts left and alerts not sent, all runs",
         delivery_faults,
         "",
         "0",
         lambda v: v == 0,
+        digits=0,
+    ),
+    Headline(
+        "delivery",
+        "new alert to claim, worker woken by NOTIFY: p99",
+        extra("wake-up: NOTIFY, then claim", "p99_ms"),
+        " ms",
+        "≤ 50 ms",
+        lambda v: v <= 50,
+        digits=1,
+    ),
+    Headline(
+        "delivery",
+        "new alert to claim, worker polling every second: p50",
+        extra("wake-up: 1 s poll, then claim", "p50_ms"),
+        " ms",
+        "",
+        lambda v: True,
         digits=0,
     ),
     Headline(

@@ -10,10 +10,22 @@ new one (old code on the new schema), both as warnings. On the migrated schema
 each query is prepared and described by the server, its generic plan read, and:
 
 * it must prepare (unknown table or column, wrong parameters, type errors);
+* each role it declares must be allowed to run it (``-- role: defi_app`` in
+  its doc lines, or in the comment opening its file; ``owner`` is the role
+  that ran the migrations, and the one used when nothing is declared): it is
+  planned after ``SET LOCAL ROLE`` in a transaction rolled back at once, since
+  the executor's privilege checks run in ``EXPLAIN``, not in ``PREPARE``;
 * its columns must fit the struct its doc declares (``-- returns: User``):
-  names, types and nullability (:mod:`defi_sql.shapes`, :mod:`defi_sql.plan`);
+  names, types, the values a ``Literal`` can meet and nullability
+  (:mod:`defi_sql.shapes`, :mod:`defi_sql.outputs`, :mod:`defi_sql.plan`);
 * its operator must fit its result: ``^``/``$`` at most one row, ``$`` one
-  column, ``!`` no ``RETURNING``, and no literal ``%`` psycopg would mangle.
+  column, ``!`` no ``RETURNING`` (a ``void`` result is none), and no literal
+  ``%`` psycopg would mangle.
+
+A ``#`` script cannot be prepared as one statement: its statements are run one
+by one in a transaction rolled back at the end (a ``COPY ... FROM STDIN`` is
+started and abandoned), as the owner and then as each role it declares, and
+the first that fails is reported at its line.
 
 Then the database must hold every JSON document to its struct's ``Literal``
 values (:mod:`defi_sql.contract`).
@@ -32,12 +44,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import psycopg
+from psycopg import sql
 
 from defi_sql._aiosql import internal_queries
 from defi_sql.catalog import Fingerprint, fingerprint
@@ -48,7 +61,8 @@ from defi_sql.describe import Description, describe, to_numbered
 from defi_sql.dump import scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError
 from defi_sql.migrations import Migrator
-from defi_sql.plan import Plan
+from defi_sql.outputs import json_kind, output_expressions, text_values
+from defi_sql.plan import CatalogFacts, Plan
 from defi_sql.shapes import SCALARS, ResultColumn, compare_scalar, compare_struct
 from defi_sql.statements import Statement, load_statements
 from defi_sql.structs import check_choices
@@ -59,6 +73,19 @@ Severity = Literal["error", "warning"]
 _LITERAL_PERCENT = re.compile(r"%(?!\(\w+\)s|%)")
 _ONE_ROW = {"SELECT_ONE": "^", "SELECT_VALUE": "$"}
 _NO_ROWS = {"INSERT_UPDATE_DELETE": "!", "INSERT_UPDATE_DELETE_MANY": "*!"}
+_VOID = 2278  # pg_type oid of void: `SELECT pg_notify(...)` returns nothing to keep
+#: ``role: defi_app, defi_worker`` in a query's doc lines, or in its file's opening comment
+_ROLE = re.compile(r"^role:\s*(.+?)\s*$", re.MULTILINE)
+_FILE_ROLE = re.compile(r"^--\s*role:\s*(.+?)\s*$", re.MULTILINE)
+_FIRST_NAME = re.compile(r"^--\s*name\s*:", re.MULTILINE)
+#: the role that applied the migrations (the schema's owner), as a declared role
+OWNER = "owner"
+_COPY = re.compile(r"\s*COPY\b.*\b(?P<direction>FROM\s+STDIN|TO\s+STDOUT)\b", re.I | re.DOTALL)
+_DOLLAR_QUOTE = re.compile(r"\$(?:[A-Za-z_]\w*)?\$")
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+_DOMAIN_CHOICES = re.compile(
+    r"CHECK \(\((?:VALUE|\(VALUE\)::[\w ]+) = (?:ANY \(ARRAY\[.*\]\)|'(?:[^']|'')*'::[\w ]+)\)\)"
+)
 
 
 @dataclass(frozen=True)
@@ -128,30 +155,12 @@ class _Catalog:
         self.conn = conn
         self._queries = internal_queries()
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self.plan_facts = CatalogFacts(conn)
 
     def _get(self, key: tuple[Any, ...], fetch: Any) -> Any:
         if key not in self._cache:
             self._cache[key] = fetch()
         return self._cache[key]
-
-    def not_null(self, schema: str, table: str, column: str) -> bool | None:
-        q = self._queries
-        return self._get(  # type: ignore[no-any-return]
-            ("nn", schema, table, column),
-            lambda: q.column_not_null(
-                self.conn, schema_name=schema, table_name=table, column_name=column
-            ),
-        )
-
-    def unique_keys(self, schema: str, table: str) -> list[frozenset[str]]:
-        q = self._queries
-        return self._get(  # type: ignore[no-any-return]
-            ("uk", schema, table),
-            lambda: [
-                frozenset(cols)
-                for (cols,) in q.unique_keys(self.conn, schema_name=schema, table_name=table)
-            ],
-        )
 
     def column(
         self, table_oid: int, attnum: int
@@ -178,11 +187,45 @@ class _Catalog:
 
         return self._get(("type", oid), fetch)  # type: ignore[no-any-return]
 
+    def column_type(self, table_oid: int, attnum: int) -> int | None:
+        """The declared type of a table column: a domain's own oid, not its base's."""
+        q = self._queries
+        return self._get(  # type: ignore[no-any-return]
+            ("coltype", table_oid, attnum),
+            lambda: q.column_type(self.conn, table_oid=table_oid, attnum=attnum),
+        )
+
+    def values(self, oid: int) -> tuple[tuple[str, ...] | None, str, bool]:
+        """(the values, what holds them, enum?) of a type: an enum's labels, else the
+        values its domains' ``CHECK (VALUE IN (...))`` allow (all of them, if several)."""
+
+        def fetch() -> tuple[tuple[str, ...] | None, str, bool]:
+            row = self._queries.type_values(self.conn, type_oid=oid)
+            domains, checks, enum_name, labels = row or (None, None, None, None)
+            allowed: tuple[str, ...] | None = None
+            source = ""
+            if enum_name is not None:
+                allowed, source = tuple(labels or ()), f"its enum type {enum_name}"
+            for entry in checks or ():
+                domain, definition = entry.split("|", 1)
+                if _DOMAIN_CHOICES.fullmatch(definition):
+                    values = check_choices(definition)
+                    allowed = (
+                        values if allowed is None else tuple(v for v in allowed if v in values)
+                    )
+                    outer = (domains or [domain])[0]
+                    source = f"its domain {outer}" + (f" (a {domain})" if domain != outer else "")
+            return allowed, source, enum_name is not None
+
+        return self._get(("values", oid), fetch)  # type: ignore[no-any-return]
+
 
 # -- the checks ----------------------------------------------------------------
 
 
-def _plan(conn: psycopg.Connection[Any], stmt: Statement, catalog: _Catalog) -> Plan | None:
+def _plan(
+    conn: psycopg.Connection[Any], stmt: Statement, catalog: _Catalog, parameters: tuple[int, ...]
+) -> Plan | None:
     numbered, _names = to_numbered(stmt.sql)
     try:
         with conn.transaction():
@@ -192,7 +235,7 @@ def _plan(conn: psycopg.Connection[Any], stmt: Statement, catalog: _Catalog) -> 
     except psycopg.Error:
         return None
     assert row is not None
-    return Plan(row[0], catalog.not_null, catalog.unique_keys)
+    return Plan(row[0], catalog.plan_facts, numbered, parameters)
 
 
 def _prepare(conn: psycopg.Connection[Any], stmt: Statement) -> Description:
@@ -207,14 +250,29 @@ def _columns(
     for index, column in enumerate(description.columns):
         type_name, element = catalog.type(column.type_oid)
         choices: tuple[str, ...] | None = None
-        json_kind = None
+        kind = None
+        facts: dict[str, Any] = {}
         never_null = column.name in stmt.not_null or (plan is not None and plan.never_null(index))
+        type_oid = column.type_oid
         if column.table_oid:
-            not_null, choices, json_kind = catalog.column(column.table_oid, column.table_column)
-            outer = plan is None or plan.has_outer_join
-            never_null = never_null or (not_null and not outer)
+            # its attnotnull is not enough (an outer join, ROLLUP, RETURNING old.col,
+            # NOT VALID): never_null is the plan's (defi_sql.plan)
+            _not_null, choices, kind = catalog.column(column.table_oid, column.table_column)
+            type_oid = catalog.column_type(column.table_oid, column.table_column) or type_oid
+        elif plan is not None and (exprs := output_expressions(plan.root, index)):
+            found = [text_values(e) for e in exprs]
+            if all(v is not None for v in found):
+                choices = tuple(dict.fromkeys(v for vs in found if vs is not None for v in vs))
+                facts["choices_from"] = "its expression"
+            kinds = {json_kind(e) for e in exprs} - {"null"}
+            if len(kinds) == 1 and None not in kinds:
+                kind = kinds.pop()
+                facts["json_from"] = "its expression"
+        values, source, facts["enum"] = catalog.values(type_oid)
+        if values is not None and choices is None:
+            choices, facts["choices_from"], facts["exact"] = values, source, True
         columns.append(
-            ResultColumn(column.name, type_name, element, never_null, choices, json_kind)
+            ResultColumn(column.name, type_name, element, never_null, choices, kind, **facts)
         )
     return columns
 
@@ -255,10 +313,12 @@ def _check_query(
             f"{stmt.name}: declares {len(stmt.parameters)} parameters but the SQL uses "
             f"{len(description.parameters)}; make the name line list exactly the :names used.",
         )
-    plan = _plan(conn, stmt, catalog)
+    _check_roles(report, conn, stmt)
+    plan = _plan(conn, stmt, catalog, description.parameters)
     width = len(description.columns)
     op = _ONE_ROW.get(stmt.operation)
-    if op and (plan is None or not plan.at_most_one_row(stmt.sql)):
+    vouched = stmt.rows_vouched
+    if op and not vouched and (plan is None or not plan.at_most_one_row(stmt.sql)):
         report.add(
             where,
             "error",
@@ -266,6 +326,23 @@ def _check_query(
             f"{stmt.name}: `{op}` keeps one row but the query can return many; filter on a "
             "unique key, add LIMIT 1, or drop the operator to get every row.",
         )
+    elif (
+        op == "$"
+        and not stmt.optional
+        and vouched != "one"
+        and (plan is None or not plan.exactly_one_row())
+    ):
+        report.add(
+            where,
+            "error",
+            "operator",
+            f"{stmt.name}: `$` may find no row and then returns None, not "
+            f"{stmt.returns or 'a value'}; declare `-- returns: {stmt.returns or 'T'} | None`, "
+            "or make it return exactly one row (an aggregate without GROUP BY, VALUES, "
+            "INSERT ... RETURNING).",
+        )
+    for problem in plan.problems if plan is not None else []:
+        report.add(where, "error", "plan", f"{stmt.name}: {problem}")
     if stmt.operation == "SELECT_VALUE" and width != 1:
         report.add(
             where,
@@ -274,7 +351,11 @@ def _check_query(
             f"{stmt.name}: `$` returns one value but the query returns {width} columns; "
             "select one column or use `^`.",
         )
-    if stmt.operation in _NO_ROWS and width:
+    if (
+        stmt.operation in _NO_ROWS
+        and width
+        and any(c.type_oid != _VOID for c in description.columns)
+    ):
         report.add(
             where,
             "error",
@@ -295,6 +376,8 @@ def _check_query(
         )
         return True
     columns = _columns(stmt, description, plan, catalog)
+    if stmt.optional and op == "$":  # `returns: T | None`: its None is declared
+        columns = [replace(c, never_null=True) for c in columns]
     if stmt.operation == "SELECT_VALUE" and target in SCALARS:
         problems = compare_scalar(target, columns[0]) if width == 1 else []
     else:
@@ -309,9 +392,191 @@ def _check_query(
             )
             return True
         problems = compare_struct(cls, columns)
+        if plan is not None:
+            problems += plan.element_problems(cls, [c.name for c in columns])
+    for note in plan.notes if plan is not None else []:
+        if _settled(note, stmt, cls if target and target[:1].isupper() else None):
+            continue
+        report.add(where, "warning", "plan", f"{stmt.name}: {note}; it counts as nullable.")
     for problem in problems:
         report.add(where, "error", "shape", f"{stmt.name} -> {target}: {problem}")
     return True
+
+
+# -- roles and scripts ---------------------------------------------------------
+
+
+def roles(stmt: Statement) -> tuple[str, ...]:
+    """The roles ``stmt`` runs as: its doc's ``role:`` line, else its file's opening
+    ``-- role:`` line (before the first ``-- name:``), else none declared."""
+    found = _ROLE.search(stmt.doc)
+    if found is None:
+        text = stmt.path.read_text(encoding="utf-8")
+        first = _FIRST_NAME.search(text)
+        found = _FILE_ROLE.search(text, 0, first.start() if first else len(text))
+    if found is None:
+        return ()
+    return tuple(dict.fromkeys(r.strip() for r in found.group(1).split(",") if r.strip()))
+
+
+class _NoRole(Exception):
+    """``SET ROLE`` failed: the declared role is missing, or the checking role may not become it."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextmanager
+def _as(conn: psycopg.Connection[Any], role: str) -> Iterator[None]:
+    """A transaction, rolled back at the end, whose statements run as ``role``."""
+    with conn.transaction(force_rollback=True):
+        if role != OWNER:
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            except psycopg.Error as exc:
+                raise _NoRole(exc) from None
+        yield
+
+
+def _check_roles(report: Report, conn: psycopg.Connection[Any], stmt: Statement) -> None:
+    """Plan ``stmt`` as each role it declares: the executor's privilege checks (tables,
+    columns, functions, COPY under row-level security) run at plan time in EXPLAIN."""
+    numbered, _names = to_numbered(stmt.sql)
+    for role in roles(stmt):
+        try:
+            with _as(conn, role):
+                conn.execute("EXPLAIN (GENERIC_PLAN) " + numbered)
+        except _NoRole as exc:
+            _report_no_role(report, stmt, role, exc.error)
+        except psycopg.Error as exc:
+            _report_role(report, stmt, role, exc, stmt.line)
+
+
+def _report_no_role(report: Report, stmt: Statement, role: str, exc: psycopg.Error) -> None:
+    report.add(
+        _where(stmt),
+        "error",
+        "role",
+        f"{stmt.name}: cannot run it as {role}: {_first_line(exc)}; declare a role the "
+        "migrations create (`-- role: name`), or `owner`.",
+    )
+
+
+def _report_role(report: Report, stmt: Statement, role: str, exc: psycopg.Error, line: int) -> None:
+    report.add(
+        _where(stmt, line),
+        "error",
+        "role",
+        f"{stmt.name}: {role} may not run it: {_first_line(exc)}; grant it in a migration, "
+        "or declare the role that runs it (`-- role: name` in its doc lines).",
+    )
+
+
+class _StopCopy(Exception):
+    """Ends a checked ``COPY ... FROM STDIN`` before any row is sent."""
+
+
+def _script_pieces(text: str) -> list[tuple[int, str]]:
+    """The statements of a script, each from its first word, with that word's
+    offset: split at ``;`` outside string literals, quoted names, comments and
+    dollar quotes."""
+    pieces, start, i = [], 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            end = text.find(ch, i + 1)
+            while end != -1 and text.startswith(ch, end + 1):
+                end = text.find(ch, end + 2)
+            i = len(text) if end == -1 else end + 1
+            continue
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end == -1 else end + 1
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end == -1 else end + 2
+            continue
+        dollar = _DOLLAR_QUOTE.match(text, i)
+        if dollar:
+            end = text.find(dollar.group(), i + len(dollar.group()))
+            i = len(text) if end == -1 else end + len(dollar.group())
+            continue
+        if ch == ";":
+            pieces.append((start, text[start:i]))
+            start = i + 1
+        i += 1
+    pieces.append((start, text[start:]))
+    found = []
+    for at, piece in pieces:
+        lead = _LEADING.match(piece)
+        skip = lead.end() if lead else 0
+        if piece[skip:].strip():
+            found.append((at + skip, piece[skip:]))
+    return found
+
+
+def _run_script(
+    conn: psycopg.Connection[Any], stmt: Statement, role: str
+) -> tuple[int, psycopg.Error] | None:
+    """Run the script's statements as ``role`` in a transaction rolled back at the
+    end (a ``COPY FROM STDIN`` is started, then abandoned); the first failure and
+    its file line."""
+    with _as(conn, role):
+        for at, piece in _script_pieces(stmt.sql):
+            copy = _COPY.match(piece)
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    if copy is None:
+                        cur.execute(piece)
+                    elif copy["direction"].upper().startswith("FROM"):
+                        with cur.copy(piece):
+                            raise _StopCopy  # the savepoint rolls the abandoned COPY back
+                    else:
+                        with cur.copy(piece):
+                            pass
+            except _StopCopy:
+                continue
+            except psycopg.Error as exc:
+                line = stmt.body_line + stmt.sql.count("\n", 0, at)
+                position = exc.diag.statement_position
+                if position:
+                    line += piece.count("\n", 0, int(position) - 1)
+                return line, exc
+    return None
+
+
+def _check_script(report: Report, conn: psycopg.Connection[Any], stmt: Statement) -> None:
+    """A ``#`` script runs as the owner, then as each role it declares."""
+    for role in (OWNER, *(r for r in roles(stmt) if r != OWNER)):
+        try:
+            failed = _run_script(conn, stmt, role)
+        except _NoRole as refused:
+            _report_no_role(report, stmt, role, refused.error)
+            continue
+        if failed is None:
+            continue
+        line, error = failed
+        if role == OWNER:
+            report.add(_where(stmt, line), "error", "prepare", f"{stmt.name}: {_first_line(error)}")
+            return
+        _report_role(report, stmt, role, error, line)
+
+
+def _settled(note: str, stmt: Statement, cls: Any) -> bool:
+    """Whether a plan note about an unread column changes nothing: the query vouches
+    for the column, or its struct field takes None anyway."""
+    found = re.search(r"column (?:\S+\.)?(\w+) comes from no scan", note)
+    if found is None:
+        return False
+    column = found.group(1)
+    if column in stmt.not_null:
+        return True
+    fields = getattr(cls, "__annotations__", {}) if isinstance(cls, type) else {}
+    hint = str(fields.get(column, ""))
+    return "None" in hint
 
 
 def _in_file_order(statements: dict[str, Statement]) -> list[Statement]:
@@ -426,12 +691,12 @@ def run_check(
                 levels[forward.stem] = before
             catalog = _Catalog(conn)
             checked = len(report.problems)
-            broken = {
-                stmt.name
-                for stmt in _in_file_order(statements)
-                if stmt.operation != "SCRIPT"
-                and not _check_query(report, conn, stmt, module, catalog)
-            }
+            broken = set()
+            for stmt in _in_file_order(statements):
+                if stmt.operation == "SCRIPT":
+                    _check_script(report, conn, stmt)
+                elif not _check_query(report, conn, stmt, module, catalog):
+                    broken.add(stmt.name)
             report.problems[checked:checked] = [p for n, p in one_back if n not in broken]
             _old_code(report, conn, sql_dir, forwards)
             check_documents(report, conn, module)

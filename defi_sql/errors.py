@@ -124,8 +124,10 @@ class NotFound(QueryError, LookupError):
 
 class UnreadableRow(QueryError, ValueError):
     """A stored row does not fit the struct it is read into (written around the
-    database's CHECKs, or before them); ``table``, ``row_id`` and ``field`` say
-    which row and where.
+    database's CHECKs, or before them), or a query returns a column its field
+    forbids (a NULL for a field that is not optional, a value outside its
+    ``Literal``, a naive ``timestamp`` for an aware ``datetime``); ``table``,
+    ``row_id`` and ``field`` say which row and where.
 
     Batch reads (``at_risk``, ``latest_per_user``, ``intents.due``, ``claim``)
     set such rows aside in ``.unreadable`` and serve the others; reads of one

@@ -198,6 +198,8 @@ class Alert(Row, kw_only=True, frozen=True):
     claimed_until: datetime | None
     claim_token: UUID | None
     idempotency_key: UUID | None
+    #: a pending alert whose last attempt failed is not claimed before this (migration 0034)
+    next_attempt_at: datetime | None
 
 
 class AlertWithSignal(Row, kw_only=True, frozen=True):

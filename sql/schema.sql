@@ -29,6 +29,25 @@ CREATE FUNCTION public.acting_user_id() RETURNS uuid
 COMMENT ON FUNCTION public.acting_user_id() IS 'The user this transaction acts for (the defi.user_id setting), or NULL when none is set.';
 
 --
+-- Name: alerts_notify(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.alerts_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('defi_alerts', '');
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION alerts_notify(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.alerts_notify() IS 'Trigger function: notifies channel defi_alerts (delivered at COMMIT, folded into one per transaction). A hint for waiting delivery workers, not the queue: they still claim.';
+
+--
 -- Name: archive_events(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -313,6 +332,7 @@ CREATE TABLE public.alerts (
     claimed_until timestamp with time zone,
     claim_token uuid,
     idempotency_key uuid,
+    next_attempt_at timestamp with time zone,
     CONSTRAINT alerts_acknowledged_has_acknowledged_at CHECK (((status <> 'acknowledged'::text) OR (acknowledged_at IS NOT NULL))),
     CONSTRAINT alerts_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT alerts_channel_check CHECK ((channel = ANY (ARRAY['telegram'::text, 'email'::text, 'in_app'::text]))),
@@ -382,13 +402,13 @@ COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When the user acknowledged t
 -- Name: COLUMN alerts.status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.alerts.status IS '''pending'' = queued, not yet delivered; ''sent'' = delivered (sent_at set); ''failed'' = delivery failed; ''acknowledged'' = seen by the user (acknowledged_at set).';
+COMMENT ON COLUMN public.alerts.status IS '''pending'' = queued, not yet delivered (also between retries); ''sent'' = delivered (sent_at set); ''failed'' = out of the queue for good, a dead letter: its last attempt failed (or it could not be read), the reason in metadata.failureReason; ''acknowledged'' = seen by the user (acknowledged_at set).';
 
 --
 -- Name: COLUMN alerts.attempts; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.alerts.attempts IS 'How many times the alert has been claimed for delivery (0 = never).';
+COMMENT ON COLUMN public.alerts.attempts IS 'How many times the alert has been claimed for delivery since it was queued or last requeued by an operator (0 = never).';
 
 --
 -- Name: COLUMN alerts.claimed_until; Type: COMMENT; Schema: public; Owner: -
@@ -400,13 +420,19 @@ COMMENT ON COLUMN public.alerts.claimed_until IS 'End of the current or last del
 -- Name: COLUMN alerts.claim_token; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.alerts.claim_token IS 'Token of the latest lease, new at each claim: only its holder may mark the alert sent or failed. NULL if never claimed.';
+COMMENT ON COLUMN public.alerts.claim_token IS 'Token of the latest lease, new at each claim: only its holder may mark the alert sent or failed. NULL if never claimed, or if a failed attempt or an operator returned it to the queue (the holder''s token is void).';
 
 --
 -- Name: COLUMN alerts.idempotency_key; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON COLUMN public.alerts.idempotency_key IS 'Set at the first claim and never changed: the sender passes it to the channel, which drops a second delivery with the same key. NULL if never claimed.';
+
+--
+-- Name: COLUMN alerts.next_attempt_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.alerts.next_attempt_at IS 'A pending alert whose last delivery attempt failed is not claimed before this time (backoff); NULL = due at once. Not meaningful once the alert is sent or failed.';
 
 --
 -- Name: CONSTRAINT alerts_acknowledged_has_acknowledged_at ON alerts; Type: COMMENT; Schema: public; Owner: -
@@ -1284,6 +1310,30 @@ CREATE INDEX users_wallet_address_lower_idx ON public.users USING btree (lower((
 --
 
 COMMENT ON INDEX public.users_wallet_address_lower_idx IS 'Serves wallet_address = ''0xAbC...'' in any letter case: the wallet_address domain''s = compares lower(a) = lower(b).';
+
+--
+-- Name: alerts alerts_notify_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER alerts_notify_insert AFTER INSERT ON public.alerts FOR EACH STATEMENT EXECUTE FUNCTION public.alerts_notify();
+
+--
+-- Name: TRIGGER alerts_notify_insert ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER alerts_notify_insert ON public.alerts IS 'Wakes delivery workers waiting on channel defi_alerts when alerts are queued.';
+
+--
+-- Name: alerts alerts_notify_requeue; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER alerts_notify_requeue AFTER UPDATE OF status ON public.alerts FOR EACH ROW WHEN (((old.status = 'failed'::text) AND (new.status = 'pending'::text))) EXECUTE FUNCTION public.alerts_notify();
+
+--
+-- Name: TRIGGER alerts_notify_requeue ON alerts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER alerts_notify_requeue ON public.alerts IS 'Wakes delivery workers waiting on channel defi_alerts when a dead letter is put back in the queue.';
 
 --
 -- Name: event_store_archive event_store_archive_forbid_truncate; Type: TRIGGER; Schema: public; Owner: -

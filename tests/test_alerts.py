@@ -252,7 +252,7 @@ def test_pending_for_user_newest_first_with_signals(api: Api, db: psycopg.Connec
     with_funding = new_alert(api, db, user_id, 30, funding.id)
     newest = new_alert(api, db, user_id, 20, depeg.id)
     api.alerts.mark_sent(new_alert(api, db, user_id, 10, depeg.id).id)
-    api.alerts.mark_failed(new_alert(api, db, user_id, 5).id, "bounced")
+    api.alerts.mark_failed(new_alert(api, db, user_id, 5).id, "bounced", max_attempts=1)
     new_alert(api, db, other_id, 1, depeg.id)
 
     found = api.alerts.pending_for_user(user_id)
@@ -421,7 +421,7 @@ def queue(api: Api, db: psycopg.Connection[Any]) -> list[Alert]:
     """Six pending alerts, oldest first, plus a sent and a failed one older than all."""
     user_id, other_id = new_user(api, 1), new_user(api, 2)
     api.alerts.mark_sent(new_alert(api, db, user_id, 100).id)
-    api.alerts.mark_failed(new_alert(api, db, other_id, 90).id, "bounced")
+    api.alerts.mark_failed(new_alert(api, db, other_id, 90).id, "bounced", max_attempts=1)
     return [new_alert(api, db, (user_id, other_id)[m % 2], m) for m in (60, 50, 40, 30, 20, 10)]
 
 
@@ -590,15 +590,16 @@ def test_marking_without_the_token_while_leased_is_refused(
     [leased] = api.alerts.claim(limit=1)
     before = snapshot(db)
     args = (leased.id, "bounced") if action == "mark_failed" else (leased.id,)
+    kwargs = {"max_attempts": 1} if action == "mark_failed" else {}
     with pytest.raises(LeaseLost) as caught:
-        getattr(api.alerts, action)(*args)
+        getattr(api.alerts, action)(*args, **kwargs)
     assert str(caught.value) == (
         f"alert {leased.id} is leased to a worker until {leased.claimed_until}; "
         "pass the claim_token that claim returned."
     )
     assert snapshot(db) == before
     expire(db, [leased.id])  # once the lease has ended, anyone may
-    assert getattr(api.alerts, action)(*args).status == action.removeprefix("mark_")
+    assert getattr(api.alerts, action)(*args, **kwargs).status == action.removeprefix("mark_")
 
 
 def test_mark_sent_many(api: Api, db: psycopg.Connection[Any], queue: list[Alert]) -> None:
@@ -665,7 +666,7 @@ def test_two_open_claimers_then_a_third_after_both(
                 api.alerts.mark_sent(alert.id, claim_token=alert.claim_token)
         for alert in theirs:
             defi_sql.sync.alerts.mark_failed(
-                other, alert.id, "timeout", claim_token=alert.claim_token
+                other, alert.id, "timeout", claim_token=alert.claim_token, max_attempts=1
             )
     assert ids(theirs) == ids(queue[:2])
     assert ids(mine) == ids(queue[2:])
@@ -701,7 +702,7 @@ def test_mark_failed_keeps_the_reason(api: Api, db: psycopg.Connection[Any]) -> 
         message="USDC lost its peg",
         metadata={"provider": "ses"},
     )
-    failed = api.alerts.mark_failed(alert.id, "mailbox full")
+    failed = api.alerts.mark_failed(alert.id, "mailbox full", max_attempts=1)
     assert failed == msgspec.structs.replace(
         alert, status="failed", metadata={"provider": "ses", "failureReason": "mailbox full"}
     )
@@ -713,7 +714,7 @@ def test_mark_failed_keeps_the_reason(api: Api, db: psycopg.Connection[Any]) -> 
 
 def test_failed_then_sent_then_acknowledged(api: Api, db: psycopg.Connection[Any]) -> None:
     alert = new_alert(api, db, new_user(api, 1), 5)
-    failed = api.alerts.mark_failed(alert.id, "telegram is down")
+    failed = api.alerts.mark_failed(alert.id, "telegram is down", max_attempts=1)
     sent = api.alerts.mark_sent(alert.id)
     assert sent.sent_at is not None
     assert sent == msgspec.structs.replace(failed, status="sent", sent_at=sent.sent_at)
@@ -748,7 +749,7 @@ def to_sent(api: Api, alert_id: UUID) -> None:
 
 
 def to_failed(api: Api, alert_id: UUID) -> None:
-    api.alerts.mark_failed(alert_id, "bounced")
+    api.alerts.mark_failed(alert_id, "bounced", max_attempts=1)
 
 
 def to_acknowledged(api: Api, alert_id: UUID) -> None:

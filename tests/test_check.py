@@ -35,6 +35,9 @@ BROKEN_REPORT = [
     f"{B}queries/things.sql:11: error: [operator] things_by_kind: `^` keeps one row but the "
     "query can return many; filter on a unique key, add LIMIT 1, or drop the operator to get "
     "every row.",
+    f"{B}queries/things.sql:18: error: [operator] thing_name_and_kind: `$` may find no row and "
+    "then returns None, not str; declare `-- returns: str | None`, or make it return exactly "
+    "one row (an aggregate without GROUP BY, VALUES, INSERT ... RETURNING).",
     f"{B}queries/things.sql:18: error: [operator] thing_name_and_kind: `$` returns one value "
     "but the query returns 2 columns; select one column or use `^`.",
     f"{B}queries/things.sql:23: error: [operator] rename_thing: `!` throws away what RETURNING "
@@ -81,14 +84,14 @@ def test_the_real_tree_passes_cleanly(server: Server) -> None:
 def test_every_broken_fixture_is_reported_exactly(server: Server) -> None:
     report = run_check(server.admin, sql_dir=BROKEN, models=MODELS)
     assert [str(p) for p in report.problems] == BROKEN_REPORT
-    assert (len(report.errors), len(report.warnings)) == (15, 4)
+    assert (len(report.errors), len(report.warnings)) == (16, 4)
 
 
 def test_cli_prints_the_report_and_fails(server: Server) -> None:
     done = cli("check", "--server", server.admin, "--sql-dir", str(BROKEN), "--models", MODELS)
     assert done.returncode == 1
     assert done.stdout.splitlines() == BROKEN_REPORT
-    assert done.stderr == "check: 15 error(s), 4 warning(s) in 3 migrations and 11 queries\n"
+    assert done.stderr == "check: 16 error(s), 4 warning(s) in 3 migrations and 11 queries\n"
 
 
 def test_cli_passes_the_real_tree(server: Server) -> None:

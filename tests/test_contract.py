@@ -331,4 +331,4 @@ def test_check_reports_the_contract(server: Server) -> None:
         f"to the Literal's values; {NO_CHECK}"
     ]
     assert done.returncode == 1
-    assert done.stderr == "check: 16 error(s), 4 warning(s) in 3 migrations and 11 queries\n"
+    assert done.stderr == "check: 17 error(s), 4 warning(s) in 3 migrations and 11 queries\n"

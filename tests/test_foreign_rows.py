@@ -624,7 +624,12 @@ rows = st.fixed_dictionaries(
     }
 )
 
-ACCEPTED_ERRORS = (psycopg.errors.CheckViolation, psycopg.errors.UntranslatableCharacter)
+#: what the database refuses to store (a CHECK, a NUL, a lone surrogate in JSON text)
+ACCEPTED_ERRORS = (
+    psycopg.errors.CheckViolation,
+    psycopg.errors.UntranslatableCharacter,
+    psycopg.errors.InvalidTextRepresentation,
+)
 
 
 def stored(db: psycopg.Connection[Any], sql: str, *params: Any) -> UUID | None:

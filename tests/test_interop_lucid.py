@@ -330,6 +330,7 @@ def test_what_the_app_creates_as_the_document_shows_is_read_by_python(
         claimed_until=None,
         claim_token=None,
         idempotency_key=None,
+        next_attempt_at=None,
     )
     assert db.users.get(conn, user_id) == user
     assert db.positions.latest(conn, user_id) == position

@@ -116,6 +116,11 @@ CASES = [
         frozenset({"alerts_status_created_at_idx"}),
     ),
     Case(
+        "dead_letter_alerts",
+        lambda d: {"max_rows": 100},
+        frozenset({"alerts_status_created_at_idx"}),
+    ),
+    Case(
         "due_intents",
         lambda d: {},
         frozenset({"intents_active_created_at_id_idx", "positions_user_id_snapshot_at_idx"}),

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from defi_sql import validate
-from defi_sql.aio._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
+from defi_sql.aio._execute import fetch_all, fetch_int, fetch_one, transaction, write_one
 from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
 from defi_sql.models import Checkpoint, Event, NewEvent
 from defi_sql.rows import encode_json
@@ -110,10 +110,8 @@ async def append(
 
 async def version(conn: AsyncConnection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
-    return int(
-        await fetch_value(
-            conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")}
-        )
+    return await fetch_int(
+        conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")}
     )
 
 
@@ -188,4 +186,4 @@ async def archive(conn: AsyncConnection[Any], before: datetime) -> int:
     """Move events recorded before ``before`` to ``event_store_archive``; return how many."""
     cutoff = validate.aware(before, "before")
     async with transaction(conn):
-        return int(await fetch_value(conn, "archive_events_before", {"cutoff": cutoff}))
+        return await fetch_int(conn, "archive_events_before", {"cutoff": cutoff})

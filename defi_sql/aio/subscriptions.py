@@ -31,7 +31,7 @@ from psycopg import AsyncConnection
 
 from defi_sql import validate
 from defi_sql.aio import wakeup
-from defi_sql.aio._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
+from defi_sql.aio._execute import fetch_all, fetch_int, fetch_one, transaction, write_one
 from defi_sql.aio.events import checkpoint, stream_type_list
 from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Checkpoint, Event, Subscription
@@ -117,7 +117,7 @@ async def poll(conn: AsyncConnection[Any], name: str, handler: Handler, *, limit
         if sub is None:
             raise _missing(key)
         # taken before the read: every transaction below it has ended by then
-        horizon = int(await fetch_value(conn, "event_horizon", {}))
+        horizon = await fetch_int(conn, "event_horizon", {})
         start = sub.checkpoint
         params = {
             "after_transaction_id": start.transaction_id,

@@ -29,31 +29,6 @@ SELECT a.attnotnull AS not_null,
  WHERE a.attrelid = :table_oid
    AND a.attnum = :attnum;
 
--- name: column_not_null(schema_name, table_name, column_name)$
--- Whether a column of a named table is NOT NULL (NULL when there is no such column).
-SELECT a.attnotnull
-  FROM pg_attribute AS a
-  JOIN pg_class AS c ON c.oid = a.attrelid
-  JOIN pg_namespace AS n ON n.oid = c.relnamespace
- WHERE n.nspname = :schema_name
-   AND c.relname = :table_name
-   AND a.attname = :column_name
-   AND NOT a.attisdropped;
-
--- name: unique_keys(schema_name, table_name)
--- The column sets of a table's unique, non-partial indexes on plain columns.
-SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns
-  FROM pg_index AS i
-  JOIN pg_class AS c ON c.oid = i.indrelid
-  JOIN pg_namespace AS n ON n.oid = c.relnamespace
-  JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey::int2[])
- WHERE n.nspname = :schema_name
-   AND c.relname = :table_name
-   AND i.indisunique
-   AND i.indpred IS NULL
-   AND i.indexprs IS NULL
- GROUP BY i.indexrelid;
-
 -- name: type_facts(type_oid)^
 -- A type's name, category (A = array) and element type.
 SELECT t.typname AS name, t.typcategory AS category, t.typelem AS element

@@ -18,7 +18,7 @@ from defi_sql import validate
 from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
 from defi_sql.models import Checkpoint, Event, NewEvent
 from defi_sql.rows import encode_json
-from defi_sql.sync._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
+from defi_sql.sync._execute import fetch_all, fetch_int, fetch_one, transaction, write_one
 
 __all__ = ["append", "archive", "read_all_after", "read_stream", "version"]
 
@@ -111,9 +111,7 @@ def append(
 
 def version(conn: Connection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
-    return int(
-        fetch_value(conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")})
-    )
+    return fetch_int(conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")})
 
 
 def read_stream(conn: Connection[Any], stream_id: UUID, *, after_version: int = 0) -> list[Event]:
@@ -183,4 +181,4 @@ def archive(conn: Connection[Any], before: datetime) -> int:
     """Move events recorded before ``before`` to ``event_store_archive``; return how many."""
     cutoff = validate.aware(before, "before")
     with transaction(conn):
-        return int(fetch_value(conn, "archive_events_before", {"cutoff": cutoff}))
+        return fetch_int(conn, "archive_events_before", {"cutoff": cutoff})

@@ -35,7 +35,7 @@ from defi_sql import validate
 from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Checkpoint, Event, Subscription
 from defi_sql.sync import wakeup
-from defi_sql.sync._execute import fetch_all, fetch_one, fetch_value, transaction, write_one
+from defi_sql.sync._execute import fetch_all, fetch_int, fetch_one, transaction, write_one
 from defi_sql.sync.events import checkpoint, stream_type_list
 
 __all__ = ["Handler", "delete", "get", "list_all", "poll", "reset", "run", "subscribe"]
@@ -115,7 +115,7 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
         sub = fetch_one(conn, "lock_subscription", {"name": key}, Subscription)
         if sub is None:
             raise _missing(key)
-        horizon = int(fetch_value(conn, "event_horizon", {}))
+        horizon = fetch_int(conn, "event_horizon", {})
         start = sub.checkpoint
         params = {
             "after_transaction_id": start.transaction_id,

@@ -1,4 +1,5 @@
 -- Alerts: notifications to a user, delivered by workers over a channel.
+-- role: defi_app, defi_worker
 
 -- name: create_alert(user_id, signal_id, type, channel, message, metadata)^
 -- Queue an alert for delivery (status pending).

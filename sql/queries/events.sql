@@ -1,4 +1,5 @@
 -- The event store: append-only streams with optimistic concurrency.
+-- role: defi_app, defi_worker
 
 -- name: append_event(event_id, stream_type, stream_id, expected_version, event_type, payload, metadata, occurred_at, owner_id)^
 -- Append one event as version expected_version + 1, only if the stream is at
@@ -64,24 +65,26 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
 -- later behind what this returns (gap-free; an open transaction holds the
 -- read back, it is never skipped). stream_types NULL: every stream type.
 -- returns: Event
--- not null: transaction_id
+-- not null: transaction_id, position, event_id, stream_type, stream_id, version
+-- not null: event_type, payload, metadata, occurred_at, recorded_at
+-- (NOT NULL in both tables: check does not follow a projection over Merge Append)
 SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-       metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
-       owner_id
+       metadata, occurred_at, recorded_at, transaction_id, owner_id
   FROM (SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-               metadata, occurred_at, recorded_at, transaction_id, owner_id
+               metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+               owner_id, transaction_id AS xid
           FROM event_store_archive
-         WHERE (transaction_id, position)
-               > (:after_transaction_id::text::xid8, :after_position::bigint)
          UNION ALL
         SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
-               metadata, occurred_at, recorded_at, transaction_id, owner_id
-          FROM event_store
-         WHERE (transaction_id, position)
-               > (:after_transaction_id::text::xid8, :after_position::bigint)) AS e
- WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+               metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
+               owner_id, transaction_id AS xid
+          FROM event_store) AS e
+ -- in the outer WHERE, so that the planner merges the two (transaction_id, position)
+ -- indexes in order (Merge Append) instead of sorting everything after the checkpoint
+ WHERE (e.xid, e.position) > (:after_transaction_id::text::xid8, :after_position::bigint)
+   AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
    AND (:stream_types::text[] IS NULL OR e.stream_type = ANY (:stream_types::text[]))
- ORDER BY e.transaction_id, e.position
+ ORDER BY e.xid, e.position
  LIMIT :max_rows;
 
 -- name: event_horizon()$
@@ -93,7 +96,8 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS event_horizon;
 
 -- name: archive_events_before(cutoff)$
 -- Move events recorded before the cut-off to event_store_archive; their count
--- (archive_events returns a count, never NULL).
+-- (archive_events returns a count, never NULL). The owner's maintenance (0014).
+-- role: owner
 -- returns: int
 -- not null: archive_events
 SELECT archive_events(:cutoff);

@@ -1,4 +1,5 @@
 -- Intents: conditional actions ("if health factor < 1.2, repay 1000 USDT").
+-- role: defi_app, defi_worker
 
 -- name: create_intent(user_id, protocol, chain_id, condition, action, expires_at)^
 -- Record an active intent.

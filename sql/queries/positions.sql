@@ -5,6 +5,7 @@
 -- intents.due_intents: the newest snapshot_at, then the last written
 -- (write_seq DESC NULLS LAST, from migration 0023), then id DESC. Lists use
 -- the same order, so snapshots with equal times always come in one order.
+-- role: defi_app, defi_worker
 
 -- name: create_position(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
 -- Record one snapshot (snapshot_at defaults to now()).
@@ -19,7 +20,9 @@ RETURNING id, user_id, wallet_address, protocol, chain_id, health_factor, collat
 -- name: copy_positions#
 -- Bulk ingest of many snapshots: binary COPY, the rows streamed by the caller.
 -- Measured faster than a JSON array turned into rows by the server, and than
--- executemany (bench/README.md).
+-- executemany (bench/README.md). PostgreSQL refuses COPY FROM under row-level
+-- security, so ingest is the worker's.
+-- role: defi_worker
 COPY positions (user_id, wallet_address, protocol, chain_id, health_factor,
                 collateral, debt, metadata, snapshot_at)
 FROM STDIN (FORMAT BINARY);

@@ -1,6 +1,7 @@
 -- Development and benchmark data (`defi-sql seed`). Both are idempotent:
 -- fixed ids or deterministic wallet addresses with ON CONFLICT DO NOTHING, so
 -- running a seed twice adds nothing the second time.
+-- role: owner
 
 -- name: seed_dev_data#
 -- A small hand-written dataset touching every table: the seed document's

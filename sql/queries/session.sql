@@ -1,4 +1,5 @@
 -- The session: whom a defi_app transaction acts for (row-level security, 0015).
+-- role: defi_app, defi_worker
 
 -- name: act_for_user(user_id)$
 -- Act for this user until the transaction ends: set_config(..., true) is

@@ -1,4 +1,5 @@
 -- Signals: market events detected for an asset (funding rate, whale movement, ...).
+-- role: defi_worker
 
 -- name: create_signal(type, asset, severity, data, detected_at, expires_at)^
 -- Record a detected signal (detected_at defaults to now()).

@@ -1,4 +1,5 @@
 -- Subscriptions: named consumers of the event store and their checkpoints.
+-- role: defi_worker
 
 -- name: create_subscription(name, stream_types)^
 -- A new subscription at the start of the store; no row when the name exists.

@@ -1,5 +1,6 @@
 -- Users: one row per wallet. Wallet addresses arrive validated and lower-cased
 -- by the Python layer; the table's trigger and CHECK enforce the same rule.
+-- role: defi_app, defi_worker
 
 -- name: create_user(wallet_address, preferences, telegram_chat_id)^
 -- Create a user; a wallet that already has a user fails on users_wallet_address_key.
