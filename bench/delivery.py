@@ -373,7 +373,7 @@ def wake_latencies(url: str, alerts: int, *, notified: bool) -> Wake:
                 psycopg.connect(url, autocommit=True) as conn,
                 psycopg.connect(url, autocommit=True) as listener,
             ):
-                wakeup.wait(listener, [wakeup.ALERTS], timeout=0.001)  # LISTEN before claiming
+                wakeup.listen(listener, [wakeup.ALERTS])  # before claiming
                 ready.set()
                 while not stop.is_set():
                     batch = db.alerts.claim(conn, limit=BATCH)

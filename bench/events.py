@@ -4,8 +4,9 @@ Appends. Two databases on the same server, prefilled with the same generated
 history: "before", migrated only up to 0030 (the migration files 0001-0030 and
 their rollbacks copied to a folder of their own), and "after", migrated to the
 newest (0031's transaction id, owner column and owner trigger, the NOTIFY
-statement trigger, 0032's index). A pool of writer processes, each with its own
-connection to each database, appends one event per call to streams of its own
+statement trigger, 0032's index, 0036's one notifier at a time). A pool of
+writer processes, each with its own connection to each database, appends one
+event per call to streams of its own
 (eight per writer and variant: position, intent, user, wallet and alert
 streams, payloads of a few hundred bytes) for a fixed time; events/s is every
 writer's appends over the wall time. Variants:
@@ -15,7 +16,8 @@ writer's appends over the wall time. Variants:
   autocommit (the package's API selects the new columns, which "before" lacks);
 * after, with the NOTIFY trigger disabled: a diagnostic that says how much of
   the difference is the notification (PostgreSQL serialises the commits of
-  notifying transactions on one lock, held while the commit is flushed);
+  notifying transactions on one lock, held while the commit is flushed; since
+  0036 only one of the transactions appending at once notifies);
 * after, through ``events.append``, the public API (validation, a transaction
   and a savepoint around the statement, the row decoded into an ``Event``).
 
@@ -539,7 +541,7 @@ def lag(url: str, count: int, *, notified: bool) -> Lag:
                 psycopg.connect(url, autocommit=True) as conn,
                 psycopg.connect(url, autocommit=True) as listener,
             ):
-                wakeup.wait(listener, [wakeup.EVENTS], timeout=0.001)  # LISTEN before the first
+                wakeup.listen(listener, [wakeup.EVENTS])  # before the first poll
                 ready.set()
                 if notified:
                     db.subscriptions.run(

@@ -36,7 +36,10 @@ CREATE FUNCTION public.alerts_notify() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM pg_notify('defi_alerts', '');
+    PERFORM pg_advisory_xact_lock_shared(110386672631812);
+    IF pg_try_advisory_xact_lock(110386672631813) THEN
+        PERFORM pg_notify('defi_alerts', '');
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -45,7 +48,7 @@ $$;
 -- Name: FUNCTION alerts_notify(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.alerts_notify() IS 'Trigger function: notifies channel defi_alerts (delivered at COMMIT, folded into one per transaction). A hint for waiting delivery workers, not the queue: they still claim.';
+COMMENT ON FUNCTION public.alerts_notify() IS 'Trigger function: marks an alert-queueing transaction in flight (shared advisory lock 110386672631812, until it ends) and notifies channel defi_alerts if no other open transaction is the notifier (advisory lock 110386672631813). A hint for waiting delivery workers, not the queue: they still claim, and claim again soon while alerts_unsettled says a writer is in flight (0036).';
 
 --
 -- Name: archive_events(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -133,7 +136,10 @@ CREATE FUNCTION public.event_store_notify() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM pg_notify('defi_events', '');
+    PERFORM pg_advisory_xact_lock_shared(110386672631810);
+    IF pg_try_advisory_xact_lock(110386672631811) THEN
+        PERFORM pg_notify('defi_events', '');
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -142,7 +148,7 @@ $$;
 -- Name: FUNCTION event_store_notify(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.event_store_notify() IS 'Trigger function: notifies channel defi_events, once per appending statement (delivered at COMMIT, folded into one per transaction). A hint for waiting consumers, not the queue: they still read from their checkpoint.';
+COMMENT ON FUNCTION public.event_store_notify() IS 'Trigger function: marks an appending transaction in flight (shared advisory lock 110386672631810, until it ends) and notifies channel defi_events if no other open transaction is the notifier (advisory lock 110386672631811): notifying commits are serialised by PostgreSQL, one notifier at a time is not. A hint for waiting consumers, not the queue: they still read from their checkpoint, and poll again soon while events_unsettled says a writer is in flight (0036).';
 
 --
 -- Name: event_store_stream_owner(); Type: FUNCTION; Schema: public; Owner: -

@@ -122,6 +122,7 @@ def test_a_notification_sent_before_listening_is_found_by_the_next_poll(
     api: Api, db: psycopg.Connection[Any]
 ) -> None:
     alert = new_alert(db, new_user(db, 1))  # notified at commit: nobody listens yet
+    api.wakeup.listen([wakeup.ALERTS])
     started = time.monotonic()
     assert api.wakeup.wait([wakeup.ALERTS], timeout=0.3) is False  # missed: the poll ran out
     assert time.monotonic() - started >= 0.3
@@ -143,7 +144,7 @@ def test_a_worker_loop_claims_new_alerts_within_milliseconds(
             psycopg.connect(db_url, autocommit=True) as conn,
             psycopg.connect(db_url, autocommit=True) as listener,
         ):
-            wakeup.wait(listener, [wakeup.ALERTS], timeout=0.01)  # LISTEN before the first claim
+            wakeup.listen(listener, [wakeup.ALERTS])  # before the first claim
             ready.set()
             while not stop.is_set():
                 batch = defi_sql.sync.alerts.claim(conn)

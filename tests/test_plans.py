@@ -71,6 +71,8 @@ class Case:
     indexes: frozenset[str]
     #: tables it must not read sequentially
     not_scanned: frozenset[str] = LARGE
+    #: no Sort node: the rows come in index order (a poll sorts nothing)
+    unsorted: bool = False
 
 
 CASES = [
@@ -131,6 +133,31 @@ CASES = [
         frozenset({"event_store_stream_id_version_key"}),
     ),
     Case(
+        # a subscription's poll: both tables in (transaction_id, position) order,
+        # merged, LIMIT rows read; never every event sorted
+        "read_all_after",
+        lambda d: {
+            "after_transaction_id": 0,
+            "after_position": 0,
+            "stream_types": None,
+            "max_rows": 500,
+        },
+        frozenset(
+            {
+                "event_store_transaction_id_position_idx",
+                "event_store_archive_transaction_id_position_idx",
+            }
+        ),
+        LARGE | {"event_store"},
+        unsorted=True,
+    ),
+    Case(
+        "events_unsettled",  # every wait of an event consumer asks it
+        lambda d: {},
+        frozenset({"event_store_transaction_id_position_idx"}),
+        LARGE | {"event_store"},
+    ),
+    Case(
         "fan_out_signal",
         lambda d: {"signal_id": d.signal_ids[0]},
         frozenset({"signals_pkey", "users_preferences_active_signals_idx"}),
@@ -167,6 +194,8 @@ def test_query_uses_its_index(shared_db: psycopg.Connection[Any], data: Data, ca
     assert not seq_scans & case.not_scanned, f"{case.query} reads a table whole: {plan}"
     missing = sorted(case.indexes - indexes)
     assert not missing, f"{case.query} does not use {', '.join(missing)}: {plan}"
+    sorts = [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")]
+    assert not (case.unsorted and sorts), f"{case.query} sorts its rows: {plan}"
 
 
 def test_every_user_gets_a_signal_alert(shared_db: psycopg.Connection[Any], data: Data) -> None:

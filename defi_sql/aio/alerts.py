@@ -3,6 +3,7 @@
 Delivery by many workers, each with a connection for its work and an
 autocommit connection of its own to wait on (:mod:`defi_sql.aio.wakeup`)::
 
+    wakeup.listen(listener, [wakeup.ALERTS])               # before the first claim
     while True:
         batch = db.alerts.claim(conn, limit=100)          # leases, commits at once
         if not batch:                                     # nothing due: sleep until an
@@ -17,10 +18,12 @@ autocommit connection of its own to wait on (:mod:`defi_sql.aio.wakeup`)::
                 db.alerts.mark_sent(conn, alert.id, claim_token=alert.claim_token)
 
 Queuing alerts (:func:`create`, :func:`fan_out`, any INSERT) and :func:`requeue`
-notify channel ``defi_alerts`` at COMMIT (migration 0035), so an idle worker
-claims a new alert within milliseconds; the notification is only a hint, and
-the ``timeout`` is the poll that finds what no notification announced (one
-sent before the worker first listened, or a retry coming due).
+notify channel ``defi_alerts`` at COMMIT (migration 0035; of the transactions
+queueing at once only one notifies, 0036, and ``wakeup.wait`` claims again
+within milliseconds while the others are open), so an idle worker claims a new
+alert within milliseconds; the notification is only a hint, and the
+``timeout`` is the poll that finds what no notification announced (one sent
+before the worker first listened, or a retry coming due).
 
 A worker that dies between claim and mark leaves its alerts leased until
 ``claimed_until``; another worker then claims them again (new token, same

@@ -4,6 +4,7 @@ A projection, an audit feed or an export follows every stream (or some stream
 types) from where it stopped::
 
     db.subscriptions.subscribe(conn, "balances", stream_types=["wallet"])
+    db.wakeup.listen(listener, [db.wakeup.EVENTS])
     while True:
         if not db.subscriptions.poll(conn, "balances", apply):
             db.wakeup.wait(listener, [db.wakeup.EVENTS], timeout=1.0)
@@ -155,12 +156,15 @@ def run(
 
     Polls while there is work; when there is none, waits on ``listener`` (a
     connection of its own, in autocommit mode) until an append notifies
-    ``defi_events`` or ``poll_interval`` seconds pass, then polls again. A
-    notification is only a hint: events appended while nobody listened are
-    found by the next poll all the same.
+    ``defi_events`` or ``poll_interval`` seconds pass, then polls again (after
+    a few milliseconds while appending transactions that may commit without a
+    notification are open: :mod:`defi_sql.sync.wakeup`). A notification is only
+    a hint: events appended while nobody listened are found by the next poll
+    all the same.
     """
     done = stop or (lambda: False)
     handled = 0
+    wakeup.listen(listener, [wakeup.EVENTS])
     while not done():
         got = poll(conn, name, handler, limit=limit)
         handled += got

@@ -200,6 +200,18 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key, next_attempt_at;
 
+-- name: alerts_unsettled()$
+-- True while a transaction that queued alerts is still open (0036): it may
+-- have left the notification to another one, so a waiting worker claims again
+-- soon instead of sleeping. Takes the queueing transactions' advisory lock for
+-- an instant only if none holds it: never waits.
+-- returns: bool
+-- not null: unsettled
+SELECT CASE WHEN pg_try_advisory_lock(110386672631812)
+            THEN NOT pg_advisory_unlock(110386672631812)
+            ELSE true
+       END AS unsettled;
+
 -- name: acknowledge_alert(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
 -- returns: Alert

@@ -94,6 +94,23 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
 -- not null: event_horizon
 SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS event_horizon;
 
+-- name: events_unsettled()$
+-- True while a read may soon find events that no notification announces
+-- (0036): a transaction that appended is still open (it may have left the
+-- notification to another one), or committed events wait behind an older
+-- transaction still open. A waiter asks before it reads, and waits briefly
+-- instead of sleeping while it is true. Takes the writers' advisory lock for
+-- an instant only if no writer holds it: never waits, never blocks a writer
+-- for longer than this statement.
+-- returns: bool
+-- not null: unsettled
+SELECT CASE WHEN pg_try_advisory_lock(110386672631810)
+            THEN NOT pg_advisory_unlock(110386672631810)
+            ELSE true
+       END
+       OR EXISTS (SELECT FROM event_store
+                   WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS unsettled;
+
 -- name: archive_events_before(cutoff)$
 -- Move events recorded before the cut-off to event_store_archive; their count
 -- (archive_events returns a count, never NULL). The owner's maintenance (0014).
