@@ -59,11 +59,11 @@ check: $(STAMP) ## prove migrations (round-trip) and queries (prepare, shape, op
 	@$(CLI) check $(args)
 
 sync: $(STAMP) ## regenerate defi_sql/sync from defi_sql/aio
-	@$(BIN)/python -m defi_sql._async_to_sync
+	@$(BIN)/python -m tools.async_to_sync
 
 lint: $(STAMP) ## ruff, and squawk + our rules over sql/migrations
-	@$(BIN)/ruff check defi_sql tests bench
-	@$(BIN)/ruff format --check defi_sql tests bench
+	@$(BIN)/ruff check defi_sql tests bench tools
+	@$(BIN)/ruff format --check defi_sql tests bench tools
 	@$(CLI) lint
 
 typecheck: $(STAMP) ## mypy --strict

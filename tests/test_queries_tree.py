@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from defi_sql._async_to_sync import SOURCE, TARGET, generate
 from defi_sql.errors import ConfigError
 from defi_sql.paths import queries_dir
 from defi_sql.statements import load_statements
+from tools.async_to_sync import SOURCE, TARGET, generate, prose
 
 from .conftest import FIXTURES
 
@@ -38,3 +40,48 @@ def test_sync_api_is_generated_from_the_async_one(name: str) -> None:
 
 def test_no_stray_sync_module() -> None:
     assert {p.name for p in TARGET.glob("*.py")} == {p.name for p in SOURCE.glob("*.py")}
+
+
+#: what only the async API says of itself: its statements, names and module
+ASYNC_WORDING = re.compile(
+    r"\basync (with|for|def)\b|\bawait\b|\bAsync[A-Z]\w*|\baclosing\b|\basyncio\b"
+    r"|\bdefi_sql\.aio\.|\bimport aio\b|\bThe async\b"
+)
+#: "async" may name the twin: "an async twin", "the async API", "an async connection"
+TWIN = re.compile(r"\b(?:an|the) async (?:twin|API|connection)\b|\bdefi_sql\.aio\b")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TARGET.glob("*.py")))
+def test_the_sync_api_speaks_of_itself_as_sync(name: str) -> None:
+    text = (TARGET / name).read_text()
+    code = text.replace("tools/async_to_sync.py", "")
+    wrong = [m.group(0) for m in ASYNC_WORDING.finditer(code)]
+    assert not wrong, f"defi_sql/sync/{name} says {wrong}: fix tools/async_to_sync.py"
+    loose = [m.group(0) for m in re.finditer(r"\basync\b", TWIN.sub("", code))]
+    assert not loose, f"defi_sql/sync/{name} mentions async outside naming its twin"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SOURCE.glob("*.py")))
+def test_the_sync_twin_keeps_every_comment(name: str) -> None:
+    comments = [line.strip() for line in (SOURCE / name).read_text().splitlines() if "# " in line]
+    text = (TARGET / name).read_text()
+    lost = [c for c in comments if prose(c.partition("# ")[2]) not in text]
+    assert not lost, f"defi_sql/sync/{name} lost the comments {lost}"
+
+
+@pytest.mark.parametrize(
+    ("async_text", "sync_text"),
+    [
+        ("``async with db.open_pool(url) as pool:``", "``with db.open_pool(url) as pool:``"),
+        ("``await db.users.get(conn, id)``", "``db.users.get(conn, id)``"),
+        (
+            "The async query API: ``from defi_sql import aio as db``",
+            "The sync query API: ``from defi_sql import sync as db``",
+        ),
+        ("one from an\n``AsyncConnectionPool``", "one from a\n``ConnectionPool``"),
+        ("has a sync twin in ``defi_sql.sync``", "has an async twin in ``defi_sql.aio``"),
+        ("use ``async with aclosing(...)``", "use ``with closing(...)``"),
+    ],
+)
+def test_prose_is_rewritten_for_the_sync_api(async_text: str, sync_text: str) -> None:
+    assert prose(async_text) == sync_text

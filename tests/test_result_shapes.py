@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from defi_sql import models
-from defi_sql._async_to_sync import SOURCE
 from defi_sql.describe import describe
 from defi_sql.paths import queries_dir
 from defi_sql.statements import load_statements
+from tools.async_to_sync import SOURCE
 
 STATEMENTS = load_statements(queries_dir())
 ROW_CALLS = ("fetch_one", "fetch_all", "write_one", "stream")

@@ -199,7 +199,7 @@ async def iterate_all(
 
     Leaving the loop early (``break``) ends the server-side cursor and its
     transaction when the generator is closed: use ``async with aclosing(...)``
-    (``with closing(...)`` for the sync API) to close it at once.
+    to close it at once.
     """
     async with aclosing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
         async for position in rows:

@@ -1,15 +1,24 @@
-"""The async query API: ``from defi_sql import aio as db``, then ``db.users.get(conn, id)``.
+"""The sync query API: ``from defi_sql import sync as db``, then ``db.users.get(conn, id)``.
 
-Every function takes a psycopg ``AsyncConnection`` (or one from an
-``AsyncConnectionPool``) and has a sync twin of the same name and types in
-``defi_sql.sync``. ``open_pool`` makes a pool that recovers from broken
+Every function takes a psycopg ``Connection`` (or one from a
+``ConnectionPool``) and has an async twin of the same name and types in
+``defi_sql.aio``. ``open_pool`` makes a pool that recovers from broken
 connections on its own, ``run_transaction`` runs a unit of work in one
 transaction and again when that is safe (see :mod:`defi_sql.sync.retry`).
 
-Generated from defi_sql/aio/__init__.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/__init__.py by tools/async_to_sync.py: do not edit.
 """
 
-from defi_sql.sync import alerts, events, intents, positions, signals, subscriptions, users, wakeup
+from defi_sql.sync import (
+    alerts,
+    events,
+    intents,
+    positions,
+    signals,
+    subscriptions,
+    users,
+    wakeup,
+)
 from defi_sql.sync._execute import acting_as, transaction
 from defi_sql.sync.pool import open_pool
 from defi_sql.sync.retry import run_transaction

@@ -6,7 +6,7 @@ Writes run inside ``conn.transaction()``: a transaction of their own on an
 autocommit connection, a savepoint inside the caller's transaction, so a
 refused write never leaves the caller's transaction aborted.
 
-Generated from defi_sql/aio/_execute.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/_execute.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -42,15 +42,17 @@ __all__ = [
     "write_batch",
     "write_one",
 ]
+
 T = TypeVar("T", bound=msgspec.Struct)
 _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
+#: The other API, for the message of :func:`_checked` (names the generator leaves alone).
 _TWIN = {"aio": "sync", "sync": "aio"}
 
 
 def _checked(conn: Connection[Any]) -> Connection[Any]:
-    """``conn``, if it is the kind of connection this API takes: a sync connection given
-    to the async API (or the reverse, in the generated twin) fails here in one sentence,
+    """``conn``, if it is the kind of connection this API takes: an async connection given
+    to the sync API (or the reverse, in the generated twin) fails here in one sentence,
     not with a TypeError from inside psycopg."""
     if isinstance(conn, Connection):
         return conn
@@ -58,10 +60,12 @@ def _checked(conn: Connection[Any]) -> Connection[Any]:
     if isinstance(conn, psycopg.BaseConnection):
         twin = _TWIN[str(__package__).rpartition(".")[2]]
         raise InvalidInput(
-            f"{__package__} takes a {wanted}, not a psycopg.{type(conn).__name__}; use defi_sql.{twin} with this connection, or open a {wanted}."
+            f"{__package__} takes a {wanted}, not a psycopg.{type(conn).__name__}; use "
+            f"defi_sql.{twin} with this connection, or open a {wanted}."
         )
     raise InvalidInput(
-        f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as the first argument."
+        f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as "
+        "the first argument."
     )
 
 
@@ -92,6 +96,7 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
     user = validate.uuid(user_id, "user_id")
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     with transaction(conn):
+        # a transaction of its own ends with the setting: only a nested one restores it
         previous = fetch_value(conn, "acting_user_setting", {}) if nested else None
         fetch_value(conn, "act_for_user", {"user_id": user})
         yield
@@ -167,7 +172,7 @@ def _rows(
         ):
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
-            with paused_gc():
+            with paused_gc():  # the rows are already here: building them is pure CPU
                 return cur.fetchall()
     except psycopg.Error as exc:
         raise translate(exc) from None
@@ -200,14 +205,16 @@ def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
     except psycopg.Error as exc:
         raise translate(exc) from None
     value = None if row is None else row[0]
-    if isinstance(value, int) and (not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if row is None:
         found = "no row"
     else:
-        found = f"{('NULL' if value is None else repr(value))} in column {column}"
+        found = f"{'NULL' if value is None else repr(value)} in column {column}"
     raise UnreadableRow(
-        f"query {name} ({statement(name).where}) returned {found} where its caller needs an integer; make the query return one (an aggregate without GROUP BY, coalesce(), a cast to bigint), or make the caller accept None.",
+        f"query {name} ({statement(name).where}) returned {found} where its caller needs an "
+        "integer; make the query return one (an aggregate without GROUP BY, coalesce(), a "
+        "cast to bigint), or make the caller accept None.",
         table=name,
         row_id=None,
         field=column,

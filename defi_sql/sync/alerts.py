@@ -38,7 +38,7 @@ idempotency key, until its ``max_attempts``-th attempt fails: then it stays
 ``metadata['failureReason']``. :func:`dead_letters` lists them for an
 operator, and :func:`requeue` puts one back.
 
-Generated from defi_sql/aio/alerts.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/alerts.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -79,12 +79,21 @@ __all__ = [
     "pending_for_user",
     "requeue",
 ]
+
+#: How long a claim keeps an alert from other workers unless :func:`claim` is told otherwise.
 DEFAULT_LEASE = timedelta(minutes=1)
+#: The longest lease :func:`claim` grants: a dead worker's alerts wait at most this long.
 MAX_LEASE = timedelta(hours=1)
+#: How many attempts (claims) :func:`mark_failed` allows an alert unless told otherwise.
 DEFAULT_MAX_ATTEMPTS = 5
+#: The most attempts :func:`mark_failed` may be told to allow.
 MAX_ATTEMPTS = 100
+#: The wait after a first failed attempt unless :func:`mark_failed` is told otherwise; doubled
+#: after each further one.
 DEFAULT_BACKOFF = timedelta(seconds=30)
+#: The longest wait between two attempts unless :func:`mark_failed` is told otherwise.
 DEFAULT_MAX_BACKOFF = timedelta(hours=1)
+#: The longest wait between two attempts :func:`mark_failed` may be told to use.
 MAX_BACKOFF = timedelta(days=1)
 
 
@@ -110,7 +119,7 @@ def create(
         ),
     }
     alert = write_one(conn, "create_alert", params, Alert)
-    assert alert is not None
+    assert alert is not None  # INSERT ... RETURNING always returns the row
     return alert
 
 
@@ -193,19 +202,23 @@ def _transition(
         return alert
     current = get(conn, params["alert_id"])
     token = params["claim_token"]
-    if current.status == to and token is not None and (current.claim_token == token):
-        return current
-    if token is not None and current.claim_token is None and (current.status == "pending"):
+    if current.status == to and token is not None and current.claim_token == token:
+        return current  # the same holder repeating itself: already done
+    if token is not None and current.claim_token is None and current.status == "pending":
         raise LeaseLost(
-            f"alert {current.id} went back to the queue after this lease (a failed attempt, or an operator's requeue); leave its delivery to the worker that claims it next."
+            f"alert {current.id} went back to the queue after this lease (a failed attempt, "
+            "or an operator's requeue); leave its delivery to the worker that claims it next."
         )
     if token is not None and current.claim_token != token:
         raise LeaseLost(
-            f"alert {current.id} was claimed again by another worker after this lease ended; leave its delivery to that worker."
+            f"alert {current.id} was claimed again by another worker after this lease "
+            "ended; leave its delivery to that worker."
         )
-    if token is None and current.claimed_until is not None and (current.status in leased_from):
+    # a tokenless call refused in a status it may leave: the lease was still live
+    if token is None and current.claimed_until is not None and current.status in leased_from:
         raise LeaseLost(
-            f"alert {current.id} is leased to a worker until {current.claimed_until}; pass the claim_token that claim returned."
+            f"alert {current.id} is leased to a worker until {current.claimed_until}; "
+            "pass the claim_token that claim returned."
         )
     raise InvalidInput(f"alert {current.id} is {current.status}: {rule}.")
 
@@ -238,16 +251,18 @@ def mark_sent_many(conn: Connection[Any], alerts: Sequence[Alert]) -> list[Alert
     Returns the alerts now sent; one whose lease passed to another worker, or
     that is no longer pending or failed, is left out, unchanged.
     """
-    if not isinstance(alerts, Sequence):
+    if not isinstance(alerts, Sequence):  # an Alert (a Struct) is not one either
         raise InvalidInput(
-            f"alerts must be a sequence of {validate.expected(Alert)}, not {type(alerts).__name__}; pass the list that claim returned."
+            f"alerts must be a sequence of {validate.expected(Alert)}, "
+            f"not {type(alerts).__name__}; pass the list that claim returned."
         )
     ids: list[UUID] = []
     tokens: list[UUID] = []
     for alert in alerts:
         if not isinstance(alert, Alert) or alert.claim_token is None:
             raise InvalidInput(
-                f"mark_sent_many takes the alerts claim returned, each with its claim_token; got {type(alert).__name__} without one."
+                "mark_sent_many takes the alerts claim returned, each with its claim_token; "
+                f"got {type(alert).__name__} without one."
             )
         ids.append(alert.id)
         tokens.append(alert.claim_token)

@@ -1,6 +1,6 @@
 """The event store: append with an expected version, read streams, feed projections.
 
-Generated from defi_sql/aio/events.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/events.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -87,22 +87,24 @@ def append(
             }
             try:
                 row = write_one(conn, "append_event", params, Event)
-            except Conflict as exc:
+            except Conflict as exc:  # the same event_id, committed meanwhile by a re-send
                 if exc.constraint != "event_store_event_id_key":
                     raise
                 row = None
             if row is None:
                 row = fetch_one(conn, "get_event", {"event_id": event_id}, Event)
-                resent = row is not None and row.stream_id == stream_id and (row.version == at + 1)
-                if row is not None and (not resent):
+                resent = row is not None and row.stream_id == stream_id and row.version == at + 1
+                if row is not None and not resent:
                     raise Conflict(
-                        f"event {event_id} was already appended to stream {row.stream_id} as version {row.version}; give a new event a new event_id.",
+                        f"event {event_id} was already appended to stream {row.stream_id} as "
+                        f"version {row.version}; give a new event a new event_id.",
                         constraint="event_store_event_id_key",
                     )
                 if not resent:
                     current = version(conn, stream_id)
                     raise ConcurrencyConflict(
-                        f"stream {stream_id} is at version {current}, not {at}; reload it and retry."
+                        f"stream {stream_id} is at version {current}, not {at}; "
+                        "reload it and retry."
                     )
             assert row is not None
             appended.append(row)
@@ -127,9 +129,11 @@ def checkpoint(value: object, what: str = "after") -> Checkpoint:
     """``value`` as a :class:`Checkpoint` (None: the start), or :class:`InvalidInput`."""
     if value is None:
         return Checkpoint()
-    if isinstance(value, int) and (not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
         raise InvalidInput(
-            f"{what} must be an events.Checkpoint, not a position ({value}): a position alone cannot resume without skipping events that commit late; pass Checkpoint.of(last_event), or None to start from the beginning."
+            f"{what} must be an events.Checkpoint, not a position ({value}): a position alone "
+            "cannot resume without skipping events that commit late; pass "
+            "Checkpoint.of(last_event), or None to start from the beginning."
         )
     if not isinstance(value, Checkpoint):
         raise InvalidInput(
@@ -144,7 +148,7 @@ def stream_type_list(value: object) -> list[str] | None:
     """``value`` as a list of stream types (None: every type), or :class:`InvalidInput`."""
     if value is None:
         return None
-    if isinstance(value, str) or not isinstance(value, Sequence) or (not value):
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise InvalidInput(
             f"stream_types must be a non-empty list of stream types or None, not {value!r}."
         )

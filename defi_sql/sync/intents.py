@@ -1,6 +1,6 @@
 """Intents: create, list the active ones, move through legal states, find the due ones.
 
-Generated from defi_sql/aio/intents.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/intents.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ __all__ = [
     "transition",
     "trigger",
 ]
+
+#: The legal state changes: from each status, the statuses it may move to.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "active": ("triggered", "cancelled", "expired"),
     "triggered": ("executed", "failed", "cancelled"),
@@ -49,7 +51,8 @@ def _plain(value: Decimal) -> str:
 def _condition(value: object) -> Jsonb:
     if not isinstance(value, IntentCondition):
         raise InvalidInput(
-            f"condition must be an {validate.expected(IntentCondition)}, not {type(value).__name__}."
+            f"condition must be an {validate.expected(IntentCondition)}, "
+            f"not {type(value).__name__}."
         )
     validate.choice(value.metric, "condition.metric", ("healthFactor",))
     validate.choice(value.operator, "condition.operator", ("<", "<=", ">", ">="))
@@ -95,7 +98,7 @@ def create(
         "expires_at": None if expires_at is None else validate.aware(expires_at, "expires_at"),
     }
     intent = write_one(conn, "create_intent", params, Intent)
-    assert intent is not None
+    assert intent is not None  # INSERT ... RETURNING always returns the row
     return intent
 
 
@@ -133,7 +136,8 @@ def transition(conn: Connection[Any], intent_id: UUID, to: IntentStatus) -> Inte
         current = get(conn, intent_id)
         allowed = ", ".join(TRANSITIONS[current.status]) or "nothing (it is final)"
         raise InvalidInput(
-            f"intent {intent_id} is {current.status} and cannot become {to}; from {current.status} it can become {allowed}."
+            f"intent {intent_id} is {current.status} and cannot become {to}; "
+            f"from {current.status} it can become {allowed}."
         )
     return intent
 

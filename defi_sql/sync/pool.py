@@ -14,9 +14,9 @@
   ``timeout`` seconds, the same ``timeout`` a caller waits at most for a
   connection afterwards.
 
-Close it with ``pool.close()``, or ``async with db.open_pool(url) as pool:``.
+Close it with ``pool.close()``, or ``with db.open_pool(url) as pool:``.
 
-Generated from defi_sql/aio/pool.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/pool.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Pool(ConnectionPool[Connection[Any]]):
             try:
                 self.check_connection(conn)
             except psycopg.Error:
-                self.putconn(conn)
+                self.putconn(conn)  # broken: the pool closes it and opens another
                 continue
             return conn
 
@@ -75,6 +75,7 @@ def open_pool(
     except PoolTimeout:
         pool.close()
         raise DatabaseUnavailable(
-            f"cannot connect to {mask_conninfo(conninfo)} within {timeout:g}s; check that the server is running and that DATABASE_URL (or DB_*) is right."
+            f"cannot connect to {mask_conninfo(conninfo)} within {timeout:g}s; check that the "
+            "server is running and that DATABASE_URL (or DB_*) is right."
         ) from None
     return pool

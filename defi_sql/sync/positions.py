@@ -1,6 +1,6 @@
 """Positions: record snapshots (one, or many by COPY), latest, history, at risk.
 
-Generated from defi_sql/aio/positions.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/positions.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -38,8 +38,21 @@ __all__ = [
     "list_for_user",
     "list_for_wallet",
 ]
+
+#: The health factor below which a user without their own threshold is at risk.
 DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
-_COPY_TYPES = ("uuid", "text", "text", "int8", "numeric", "jsonb", "jsonb", "jsonb", "timestamptz")
+
+_COPY_TYPES = (
+    "uuid",
+    "text",
+    "text",
+    "int8",  # chain_id is bigint
+    "numeric",
+    "jsonb",
+    "jsonb",
+    "jsonb",
+    "timestamptz",
+)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -62,7 +75,7 @@ def create(conn: Connection[Any], snapshot: NewPosition) -> Position:
         "snapshot_at": snapshot.snapshot_at,
     }
     position = write_one(conn, "create_position", params, Position)
-    assert position is not None
+    assert position is not None  # INSERT ... RETURNING always returns the row
     return position
 
 
@@ -76,7 +89,8 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     """
     if not isinstance(snapshots, Iterable):
         raise InvalidInput(
-            f"snapshots must be an iterable of {validate.expected(NewPosition)}, not {type(snapshots).__name__}."
+            f"snapshots must be an iterable of {validate.expected(NewPosition)}, "
+            f"not {type(snapshots).__name__}."
         )
     started = datetime.now(UTC)
     count = 0
@@ -183,8 +197,8 @@ def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Generator[Positi
     """Every snapshot in storage order (no sort), ``batch`` rows at a time: flat memory.
 
     Leaving the loop early (``break``) ends the server-side cursor and its
-    transaction when the generator is closed: use ``async with aclosing(...)``
-    (``with closing(...)`` for the sync API) to close it at once.
+    transaction when the generator is closed: use ``with closing(...)``
+    to close it at once.
     """
     with closing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
         for position in rows:

@@ -1,7 +1,7 @@
 """Run a unit of work in one transaction, again when that is safe: ``db.run_transaction``.
 
 ``db.run_transaction(pool, work)`` takes a connection from ``pool``
-(a psycopg_pool ``AsyncConnectionPool``, e.g. from :func:`db.open_pool`),
+(a psycopg_pool ``ConnectionPool``, e.g. from :func:`db.open_pool`),
 runs ``work(conn)`` inside ONE transaction on it, commits, and returns
 what ``work`` returned. ``work`` must do database work only, on the connection
 it is given: a retry runs it again from the start on a fresh connection, so a
@@ -47,7 +47,7 @@ straight from the pool, and calling ``run_transaction`` from inside another
 the inner one would commit on its own and a retry of the outer one would
 repeat it.
 
-Generated from defi_sql/aio/retry.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/retry.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -74,10 +74,13 @@ from defi_sql.errors import (
 from defi_sql.translate import translate
 
 __all__ = ["Work", "run_transaction"]
+
 T_co = TypeVar("T_co", covariant=True)
 T = TypeVar("T")
+
 _log = logging.getLogger("defi_sql.retry")
 _inside_work: ContextVar[bool] = ContextVar("defi_sql_inside_work", default=False)
+
 _SET_ISOLATION = {
     IsolationLevel.READ_COMMITTED: "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
     IsolationLevel.REPEATABLE_READ: "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -117,14 +120,15 @@ def run_transaction(
         )
     if _inside_work.get():
         raise InvalidInput(
-            "run_transaction was called inside another run_transaction's work; do the inner work on the connection the outer one gives you, so that a retry repeats all of it."
+            "run_transaction was called inside another run_transaction's work; do the inner "
+            "work on the connection the outer one gives you, so that a retry repeats all of it."
         )
     attempt = 1
     while True:
         try:
             return _attempt(pool, work, isolation)
         except (TransientConflict, ConnectionLost, CommitOutcomeUnknown) as exc:
-            unsafe = isinstance(exc, CommitOutcomeUnknown) and (not idempotent)
+            unsafe = isinstance(exc, CommitOutcomeUnknown) and not idempotent
             if unsafe or attempt >= attempts:
                 raise
             delay = min(max_delay, first_delay * 2 ** (attempt - 1))
@@ -147,19 +151,20 @@ def _attempt(pool: ConnectionPool[Any], work: Work[T], isolation: IsolationLevel
                     if isolation is not None:
                         conn.execute(_SET_ISOLATION[isolation])
                     result = work(conn)
-                    committing = True
+                    committing = True  # leaving the block sends COMMIT
             except (psycopg.Error, DefiSqlError) as exc:
                 error = translate(exc) if isinstance(exc, psycopg.Error) else exc
                 classified = _classified(error, broken=conn.broken, committing=committing)
                 if classified is exc:
                     raise
-                raise classified from None if classified is error else error
+                raise classified from (None if classified is error else error)
             finally:
                 _inside_work.reset(token)
             return result
     except PoolTimeout as exc:
         raise DatabaseUnavailable(
-            f"the pool had no database connection to give ({exc}); check that the server is running, or raise the pool's max_size or timeout."
+            f"the pool had no database connection to give ({exc}); check that the server is "
+            "running, or raise the pool's max_size or timeout."
         ) from None
     except PoolClosed:
         raise InvalidInput(
@@ -172,13 +177,14 @@ def _classified(error: DefiSqlError, *, broken: bool, committing: bool) -> DefiS
     lost = isinstance(error, ConnectionLost) or (
         broken
         and isinstance(error, DatabaseUnavailable)
-        and (not isinstance(error, CommitOutcomeUnknown))
+        and not isinstance(error, CommitOutcomeUnknown)
     )
     if not lost:
         return error
     if committing:
         return CommitOutcomeUnknown(
-            "the connection was lost while committing, so the transaction may or may not have committed; check whether its writes are there before running it again."
+            "the connection was lost while committing, so the transaction may or may not have "
+            "committed; check whether its writes are there before running it again."
         )
     if isinstance(error, ConnectionLost):
         return error

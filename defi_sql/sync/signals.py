@@ -1,6 +1,6 @@
 """Signals: detect, read the active ones, expire the overdue, acknowledge.
 
-Generated from defi_sql/aio/signals.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/signals.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def create(
         "expires_at": expires_at,
     }
     signal = write_one(conn, "create_signal", params, Signal)
-    assert signal is not None
+    assert signal is not None  # INSERT ... RETURNING always returns the row
     return signal
 
 

@@ -22,7 +22,7 @@ HTTP call) must tolerate a repeat: use ``event_id`` as its idempotency key.
 Catch-up from the start includes archived events. Subscriptions are the
 worker's (``defi_worker``): ``defi_app`` has no access to them.
 
-Generated from defi_sql/aio/subscriptions.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/subscriptions.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from defi_sql.sync._execute import fetch_all, fetch_int, fetch_one, transaction,
 from defi_sql.sync.events import checkpoint, stream_type_list
 
 __all__ = ["Handler", "delete", "get", "list_all", "poll", "reset", "run", "subscribe"]
+
+#: a checkpoint past every event of a transaction below the horizon
 _LAST_POSITION = 2**63 - 1
 
 
@@ -77,11 +79,12 @@ def subscribe(
         sub = write_one(conn, "create_subscription", params, Subscription)
         if sub is None:
             sub = fetch_one(conn, "get_subscription", {"name": key}, Subscription)
-    if sub is None:
+    if sub is None:  # deleted between the two statements
         raise _missing(key)
     if sub.stream_types != types:
         raise InvalidInput(
-            f"subscription {key!r} follows stream_types {sub.stream_types!r}, not {types!r}; delete it and subscribe again to change them."
+            f"subscription {key!r} follows stream_types {sub.stream_types!r}, not {types!r}; "
+            "delete it and subscribe again to change them."
         )
     return sub
 
@@ -116,6 +119,7 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
         sub = fetch_one(conn, "lock_subscription", {"name": key}, Subscription)
         if sub is None:
             raise _missing(key)
+        # taken before the read: every transaction below it has ended by then
         horizon = fetch_int(conn, "event_horizon", {})
         start = sub.checkpoint
         params = {
@@ -126,7 +130,8 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
         }
         events = fetch_all(conn, "read_all_after", params, Event)
         end = Checkpoint.of(events[-1]) if events else start
-        if sub.stream_types is not None and len(events) < size and (horizon > 0):
+        if sub.stream_types is not None and len(events) < size and horizon > 0:
+            # everything below the horizon was read: skip the other types' events for good
             end = max(end, Checkpoint(transaction_id=horizon - 1, position=_LAST_POSITION))
         if events:
             handler(conn, events)
@@ -168,7 +173,7 @@ def run(
     while not done():
         got = poll(conn, name, handler, limit=limit)
         handled += got
-        if got == 0 and (not done()):
+        if got == 0 and not done():
             wakeup.wait(listener, [wakeup.EVENTS], timeout=poll_interval)
     return handled
 

@@ -1,6 +1,6 @@
 """Users: create, find, sign in, preferences, Telegram, delete, preload positions.
 
-Generated from defi_sql/aio/users.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/users.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ def create(
         "telegram_chat_id": _chat_id(telegram_chat_id),
     }
     user = write_one(conn, "create_user", params, User)
-    assert user is not None
+    assert user is not None  # INSERT ... RETURNING always returns the row
     return user
 
 
 def get(conn: Connection[Any], user_id: UUID) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
     return _found(
-        fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User), user_id
+        fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User),
+        user_id,
     )
 
 
@@ -81,6 +82,8 @@ def get_or_create(conn: Connection[Any], wallet_address: str) -> User:
         user = write_one(conn, "get_or_create_user", {"wallet_address": address}, User)
         if user is not None:
             return user
+        # A concurrent sign-in inserted the row after this statement's snapshot
+        # was taken; the next statement sees it.
     raise NotFound(f"the user of {address} vanished while signing in; try again.")
 
 

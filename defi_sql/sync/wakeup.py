@@ -20,7 +20,7 @@ commit can fall between the look and the sleep. Call :func:`listen` once
 before the first look for work, so that the first wait knows too; without
 it, the first wait is short.
 
-Generated from defi_sql/aio/wakeup.py by defi_sql/_async_to_sync.py: do not edit.
+Generated from defi_sql/aio/wakeup.py by tools/async_to_sync.py: do not edit.
 """
 
 from __future__ import annotations
@@ -36,27 +36,37 @@ from defi_sql.errors import InvalidInput
 from defi_sql.sync._execute import fetch_value
 
 __all__ = ["ALERTS", "EVENTS", "SETTLE_MAX", "SETTLE_MIN", "listen", "wait"]
+
+#: the channel appends to the event store notify (payload: empty)
 EVENTS = "defi_events"
+#: the channel new or requeued alerts notify (payload: empty)
 ALERTS = "defi_alerts"
+#: the first short wait while writers are in flight, in seconds
 SETTLE_MIN = 0.002
+#: the longest wait while writers are in flight: how late a silent commit can be seen
 SETTLE_MAX = 0.05
+
+#: the named query that says whether a channel's writers may still commit silently
 _UNSETTLED = {EVENTS: "events_unsettled", ALERTS: "alerts_unsettled"}
 
 
 @dataclass
 class _Listener:
     channels: set[str]
-    unsettled: bool = True
-    settle: float = 0.0
+    unsettled: bool = True  # until asked: the caller may have looked for work already
+    settle: float = 0.0  # the last short wait, doubled while writers stay in flight
 
 
+#: each connection's channels (LISTEN once, so that no notification can arrive,
+#: and be dropped, during a LISTEN of a later wait) and what it last learnt
 _LISTENERS: WeakKeyDictionary[Connection[Any], _Listener] = WeakKeyDictionary()
 
 
 def _checked(conn: Connection[Any], channels: Sequence[str]) -> None:
     if not conn.autocommit:
         raise InvalidInput(
-            "wait needs a connection in autocommit mode (notifications arrive only between transactions): open it with autocommit=True."
+            "wait needs a connection in autocommit mode (notifications arrive only between "
+            "transactions): open it with autocommit=True."
         )
     if isinstance(channels, str) or not channels:
         raise InvalidInput(f"channels must be a list of channel names, e.g. [{EVENTS!r}].")
@@ -101,7 +111,7 @@ def wait(conn: Connection[Any], channels: Sequence[str], *, timeout: float) -> b
     a connection only between transactions.
     """
     _checked(conn, channels)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or (not timeout > 0):
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise InvalidInput(f"timeout must be a number of seconds above 0, not {timeout!r}.")
     state = _listening(conn, channels)
     limit = float(timeout)
@@ -113,8 +123,10 @@ def wait(conn: Connection[Any], channels: Sequence[str], *, timeout: float) -> b
     woken = False
     for _ in conn.notifies(timeout=limit, stop_after=1):
         woken = True
-    if woken:
-        for _ in conn.notifies(timeout=0, stop_after=1000000):
+    if woken:  # drain what else is queued: one wake-up for a burst
+        for _ in conn.notifies(timeout=0, stop_after=1_000_000):
             pass
+    # asked before the caller looks for work again: a writer that commits
+    # silently after this is either in flight now, or finds a notifier that is
     state.unsettled = _unsettled(conn, channels)
     return woken
