@@ -20,8 +20,10 @@ from typing import Literal
 
 import psycopg
 
-from defi_sql._migration_files import MigrationFile, Statement, display_path, scan
+from defi_sql._migration_files import MigrationFile, Statement, scan
 from defi_sql.errors import MigrationFailed
+from defi_sql.paths import display_path
+from defi_sql.translate import message_of
 
 __all__ = ["Direction", "Index", "describe_failure", "first_word", "invalid_left", "invalid_named"]
 
@@ -97,7 +99,7 @@ def describe_failure(
     if statement is not None and position and position.isdigit():
         line = statement.start + statement.text.count("\n", 0, int(position) - 1)
     where = f"{display_path(path)}:{line}" if line else display_path(path)
-    reason = diag.message_primary or str(exc).strip().splitlines()[0]
+    reason = message_of(exc)
     reason += f" (SQLSTATE {diag.sqlstate})" if diag.sqlstate else ""
     mid, done = migration.id, "applied" if direction == "apply" else "undone"
     again = "fix the file and run the command again"

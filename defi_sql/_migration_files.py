@@ -28,6 +28,7 @@ sqlparse), so what is checked is what runs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from pathlib import Path
 from yoyo.migrations import get_migration_hash, read_sql_migration
 
 from defi_sql.errors import MigrationError
-from defi_sql.paths import migrations_dir
+from defi_sql.paths import display_path, migrations_dir
 
 __all__ = [
     "TEMPLATE_PLACEHOLDER",
@@ -44,12 +45,13 @@ __all__ = [
     "Problem",
     "Statement",
     "create_migration",
-    "display_path",
     "duplicate_numbers",
+    "forward_paths",
     "line_of",
     "migration_set",
     "problems",
     "read_migration_set",
+    "rollback_path",
     "rollback_problems",
     "rollback_statements",
     "scan",
@@ -115,6 +117,9 @@ class MigrationFile:
     transactional: bool
     depends: tuple[str, ...]
     statements: tuple[Statement, ...]
+    #: SHA-256 of the text the statements were read from (line ends as LF): what
+    #: the bookkeeping records, whatever the file holds by the time it runs
+    checksum: str
 
     @property
     def number(self) -> int:
@@ -122,7 +127,7 @@ class MigrationFile:
 
     @property
     def rollback_path(self) -> Path:
-        return self.path.with_name(f"{self.id}.rollback.sql")
+        return rollback_path(self.path)
 
     @property
     def hash(self) -> str:
@@ -130,12 +135,15 @@ class MigrationFile:
         return str(get_migration_hash(self.id))
 
 
-def display_path(path: Path) -> str:
-    """``path`` relative to the current directory when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def forward_paths(directory: Path) -> list[Path]:
+    """Every ``*.sql`` of ``directory`` but the rollbacks, by name (whatever their names:
+    :func:`migration_set` and lint judge those)."""
+    return sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+
+
+def rollback_path(forward: Path) -> Path:
+    """``NNNN.name.rollback.sql`` beside ``NNNN.name.sql``."""
+    return forward.with_name(forward.name.removesuffix(".sql") + ".rollback.sql")
 
 
 # -- scanning SQL text ---------------------------------------------------------
@@ -389,6 +397,7 @@ def migration_set(directory: Path) -> tuple[list[MigrationFile], list[Problem]]:
                 transactional=directives.get("transactional", "true").lower() != "false",
                 depends=tuple(directives.get("depends", "").split()),
                 statements=_as_statements(text, statements),
+                checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             )
         )
     ids = {m.id: m for m in files}
@@ -528,7 +537,7 @@ def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Pa
     number = max(numbers, default=0) + 1
     mid = f"{number:04d}.{name}"
     forward = directory / f"{mid}.sql"
-    rollback = directory / f"{mid}.rollback.sql"
+    rollback = rollback_path(forward)
     heads = _heads(directory)
     depends = f"-- depends: {' '.join(heads)}\n" if heads else ""
     forward.write_text(

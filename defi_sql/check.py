@@ -53,6 +53,7 @@ import psycopg
 from psycopg import sql
 
 from defi_sql._aiosql import internal_queries
+from defi_sql._migration_files import forward_paths, rollback_path
 from defi_sql.catalog import Fingerprint, fingerprint
 from defi_sql.config import mask_conninfo
 from defi_sql.connection import connect
@@ -62,10 +63,12 @@ from defi_sql.dump import scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError
 from defi_sql.migrations import Migrator
 from defi_sql.outputs import json_kind, output_expressions, text_values
+from defi_sql.paths import display_path
 from defi_sql.plan import CatalogFacts, Plan
 from defi_sql.shapes import SCALARS, ResultColumn, compare_scalar, compare_struct
 from defi_sql.statements import Statement, load_statements
 from defi_sql.structs import check_choices
+from defi_sql.translate import message_of
 
 __all__ = ["Problem", "Report", "run_check"]
 
@@ -121,19 +124,12 @@ class Report:
         self.problems.append(Problem(where, severity, check, message))
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _where(stmt: Statement, line: int | None = None) -> str:
-    return f"{_display(stmt.path)}:{line or stmt.line}"
+    return f"{display_path(stmt.path)}:{line or stmt.line}"
 
 
 def _first_line(exc: psycopg.Error) -> str:
-    return exc.diag.message_primary or str(exc).strip().splitlines()[0]
+    return message_of(exc)
 
 
 def _error_line(stmt: Statement, exc: psycopg.Error) -> int:
@@ -225,15 +221,16 @@ class _Catalog:
 
 def _plan(
     conn: psycopg.Connection[Any], stmt: Statement, catalog: _Catalog, parameters: tuple[int, ...]
-) -> Plan | None:
+) -> Plan | str:
+    """The query's generic plan, or why the server could not make it."""
     numbered, _names = to_numbered(stmt.sql)
     try:
         with conn.transaction():
             row = conn.execute(
                 "EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) " + numbered
             ).fetchone()
-    except psycopg.Error:
-        return None
+    except psycopg.Error as exc:
+        return message_of(exc)
     assert row is not None
     return Plan(row[0], catalog.plan_facts, numbered, parameters)
 
@@ -314,7 +311,17 @@ def _check_query(
             f"{len(description.parameters)}; make the name line list exactly the :names used.",
         )
     _check_roles(report, conn, stmt)
-    plan = _plan(conn, stmt, catalog, description.parameters)
+    explained = _plan(conn, stmt, catalog, description.parameters)
+    if isinstance(explained, str):  # one error that says why, not a guess per column
+        report.add(
+            where,
+            "error",
+            "plan",
+            f"{stmt.name}: EXPLAIN (GENERIC_PLAN) failed: {explained}; check cannot judge "
+            "its rows and NULLs until the server can plan it.",
+        )
+        return True
+    plan: Plan | None = explained
     width = len(description.columns)
     op = _ONE_ROW.get(stmt.operation)
     vouched = stmt.rows_vouched
@@ -620,10 +627,6 @@ def _changes(
 # -- orchestration -------------------------------------------------------------
 
 
-def _forwards(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".rollback.sql"))
-
-
 @contextmanager
 def _chain() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="defi-sql-check-"))
@@ -656,10 +659,10 @@ def run_check(
     try:
         statements = load_statements(sql_dir / "queries")
     except DefiSqlError as exc:
-        report.add(_display(sql_dir / "queries"), "error", "queries", str(exc))
+        report.add(display_path(sql_dir / "queries"), "error", "queries", str(exc))
         return report
     report.queries = len(statements)
-    forwards = _forwards(sql_dir / "migrations")
+    forwards = forward_paths(sql_dir / "migrations")
     report.migrations = len(forwards)
     levels: dict[str, Fingerprint] = {}
     one_back: list[tuple[str, Problem]] = []
@@ -667,7 +670,7 @@ def run_check(
         with connect(url, autocommit=True) as conn:
             before: Fingerprint = ()
             for index, forward in enumerate(forwards):
-                rollback = forward.with_suffix(".rollback.sql")
+                rollback = rollback_path(forward)
                 if index == len(forwards) - 1 and index > 0:
                     one_back = [
                         (
@@ -690,6 +693,16 @@ def run_check(
                 before = fingerprint(conn)
                 levels[forward.stem] = before
             catalog = _Catalog(conn)
+            if conn.info.server_version < 160000:
+                report.add(
+                    display_path(sql_dir / "queries"),
+                    "error",
+                    "plan",
+                    "check reads each query's generic plan (EXPLAIN GENERIC_PLAN, PostgreSQL 16 "
+                    f"or newer) and this server is {conn.info.server_version // 10000}: run it "
+                    "on PostgreSQL 16 or newer (the embedded server, without --server).",
+                )
+                return report
             checked = len(report.problems)
             broken = set()
             for stmt in _in_file_order(statements):
@@ -718,14 +731,14 @@ def _round_trip(
     When the rollback does not restore the schema, the database is rebuilt from
     scratch up to this migration so that the rest of the chain is still checked.
     """
-    rollback = forward.with_suffix(".rollback.sql")
+    rollback = rollback_path(forward)
     try:
         with Migrator(url, directory=chain) as migrator:
             migrator.migrate()
             applied = fingerprint(conn)
             if not rollback.is_file():
                 report.add(
-                    f"{_display(forward)}:1",
+                    f"{display_path(forward)}:1",
                     "error",
                     "round-trip",
                     f"{forward.name} has no rollback {rollback.name}; write one.",
@@ -735,7 +748,7 @@ def _round_trip(
             changes = _changes(before, fingerprint(conn))
             for change in changes:
                 report.add(
-                    f"{_display(rollback)}:1",
+                    f"{display_path(rollback)}:1",
                     "error",
                     "round-trip",
                     f"after rolling back {forward.stem}, {change}",
@@ -747,14 +760,14 @@ def _round_trip(
             migrator.migrate()
             for change in _changes(applied, fingerprint(conn)):
                 report.add(
-                    f"{_display(forward)}:1",
+                    f"{display_path(forward)}:1",
                     "error",
                     "round-trip",
                     f"applied again after its rollback, {change}",
                 )
     except DefiSqlError as exc:
-        message = str(exc).replace(str(chain), _display(forward.parent))
-        report.add(f"{_display(forward)}:1", "error", "migrate", message)
+        message = str(exc).replace(str(chain), display_path(forward.parent))
+        report.add(f"{display_path(forward)}:1", "error", "migrate", message)
         return False
     return True
 
@@ -773,7 +786,7 @@ def _old_code(
         statements = load_statements(folder)
         for stmt, exc in _prepares(conn, statements):
             report.add(
-                f"{_display(sql_dir / 'queries' / stmt.path.name)}:{stmt.line}",
+                f"{display_path(sql_dir / 'queries' / stmt.path.name)}:{stmt.line}",
                 "warning",
                 "compatibility",
                 f"{stmt.name} as of {revision} (old code after {forwards[-1].stem}) fails on "

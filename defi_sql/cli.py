@@ -32,12 +32,13 @@ from defi_sql.connection import client_arguments, connect, scrub
 from defi_sql.docs import schema_markdown
 from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError, Refused
-from defi_sql.lint import display_path, lint_migrations, manifest_path, update_manifest
+from defi_sql.lint import lint_migrations, manifest_path, update_manifest
 from defi_sql.migrations import Migrator, create_migration
-from defi_sql.paths import is_bundled, sql_root, writable_sql_root
+from defi_sql.paths import display_path, is_bundled, sql_root, writable_sql_root
 from defi_sql.seed import DEFAULT_SNAPSHOTS, seed_dev, seed_users
 from defi_sql.structs import struct_source
 from defi_sql.target import Target, resolve_target
+from defi_sql.translate import message_of
 from defi_sql.validate import storable
 
 __all__ = ["main"]
@@ -504,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DefiSqlError as exc:
         _err(f"defi-sql: error: {exc}")
     except psycopg.Error as exc:
-        detail = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+        detail = message_of(exc)
         _err(f"defi-sql: database error: {scrub(detail)}")
     except KeyboardInterrupt:
         _err("defi-sql: interrupted")

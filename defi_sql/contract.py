@@ -43,7 +43,6 @@ import inspect
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,7 @@ import msgspec.inspect as mi
 import psycopg
 
 from defi_sql._aiosql import internal_queries
+from defi_sql.paths import display_path
 from defi_sql.plan import conjuncts
 from defi_sql.shapes import type_name
 from defi_sql.structs import check_choices
@@ -232,13 +232,6 @@ def _literal_values(t: mi.Type) -> tuple[Value, ...] | None:
     return None
 
 
-def _display(path: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path
-
-
 def _where(cls: type, attribute: str) -> str:
     """``file:line`` of ``attribute``'s annotation in ``cls`` (or the base declaring it)."""
     owner = next((k for k in cls.__mro__ if attribute in inspect.get_annotations(k)), cls)
@@ -249,7 +242,7 @@ def _where(cls: type, attribute: str) -> str:
         return f"{owner.__module__}.{owner.__qualname__}"
     declared = re.compile(rf"\s*{re.escape(attribute)}\s*:")
     offset = next((i for i, line in enumerate(lines) if declared.match(line)), 0)
-    return f"{_display(path or owner.__module__)}:{start + offset}"
+    return f"{display_path(path or owner.__module__)}:{start + offset}"
 
 
 # -- the CHECKs ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql import embedded
 from defi_sql.connection import client_arguments, connect
-from defi_sql.errors import DefiSqlError
+from defi_sql.errors import DefiSqlError, first_line
 from defi_sql.migrations import Migrator
 
 __all__ = [
@@ -68,7 +68,8 @@ def dump_schema(conninfo: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise DefiSqlError(f"pg_dump failed: {result.stderr.strip().splitlines()[-1]}")
+        said = first_line(result.stderr, last=True, otherwise="no message")
+        raise DefiSqlError(f"pg_dump failed (exit status {result.returncode}): {said}")
     return normalise(result.stdout)
 
 

@@ -52,11 +52,20 @@ __all__ = [
     "TransientConflict",
     "UnknownMigration",
     "UnreadableRow",
+    "first_line",
 ]
 
 
 class DefiSqlError(Exception):
-    """Base class of every error defi-sql raises on purpose."""
+    """Base class of every error defi-sql raises on purpose.
+
+    One translated from the database keeps what a debugger wants without the
+    driver's message text: ``sqlstate`` (e.g. ``"23505"``) and ``constraint``,
+    the name of the constraint that refused a write (None otherwise).
+    """
+
+    sqlstate: str | None = None
+    constraint: str | None = None
 
 
 class ConfigError(DefiSqlError, ValueError):
@@ -183,3 +192,14 @@ class TransientConflict(ConcurrencyConflict):
 
 class LeaseLost(ConcurrencyConflict):
     """The alert's delivery lease ended and another worker claimed it; leave it to that worker."""
+
+
+def first_line(text: str, *, last: bool = False, otherwise: str = "no message") -> str:
+    """The first (or ``last``) non-blank line of ``text``; ``otherwise`` if there is none.
+
+    For a message made of a tool's output or a driver's text, which may be empty.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return otherwise
+    return lines[-1] if last else lines[0]

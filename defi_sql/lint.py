@@ -40,15 +40,22 @@ from typing import Any
 
 from yoyo.migrations import read_sql_migration
 
-from defi_sql._migration_files import Problem, display_path, problems, scan, statements_of
-from defi_sql.errors import ConfigError
+from defi_sql._migration_files import (
+    Problem,
+    forward_paths,
+    problems,
+    rollback_path,
+    scan,
+    statements_of,
+)
+from defi_sql.errors import ConfigError, first_line
 from defi_sql.migrations import TEMPLATE_PLACEHOLDER, checksum
+from defi_sql.paths import display_path
 
 __all__ = [
     "MANIFEST_HEADER",
     "Finding",
     "display_path",
-    "forward_migrations",
     "lint_migrations",
     "manifest_path",
     "read_manifest",
@@ -87,15 +94,6 @@ class Finding(Problem):
 
 
 # -- the files ----------------------------------------------------------------
-
-
-def forward_migrations(directory: Path) -> list[Path]:
-    """``NNNN.name.sql`` files of ``directory``, in order (rollbacks excluded)."""
-    return sorted(p for p in directory.glob("*.sql") if not p.name.endswith(".rollback.sql"))
-
-
-def _rollback_of(forward: Path) -> Path:
-    return forward.with_name(forward.name.removesuffix(".sql") + ".rollback.sql")
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,11 @@ def _squawk(files: list[Path], *, in_transaction: bool, config: Path | None) -> 
     try:
         reports: list[dict[str, Any]] = json.loads(result.stdout)
     except json.JSONDecodeError:
-        detail = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[0]
+        detail = (
+            first_line(result.stderr)
+            if result.stderr.strip()
+            else first_line(result.stdout, otherwise="no output")
+        )
         raise ConfigError(
             f"squawk failed (exit status {result.returncode}): {detail}; "
             f"check {display_path(config) if config else 'its installation'}."
@@ -280,8 +282,8 @@ def _placeholder(path: Path, text: str) -> Iterable[Finding]:
 
 
 def _missing_rollbacks(directory: Path) -> Iterable[Finding]:
-    for forward in forward_migrations(directory):
-        rollback = _rollback_of(forward)
+    for forward in forward_paths(directory):
+        rollback = rollback_path(forward)
         if not rollback.is_file():
             yield Finding(
                 forward,
@@ -330,7 +332,7 @@ def update_manifest(directory: Path, manifest: Path) -> list[str]:
     """Append a line for every forward migration ``manifest`` does not list yet; never
     rewrite a line. Return the names appended."""
     recorded, _problems = read_manifest(manifest)
-    new = [p for p in forward_migrations(directory) if p.name not in recorded]
+    new = [p for p in forward_paths(directory) if p.name not in recorded]
     if not new:
         return []
     existing = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""

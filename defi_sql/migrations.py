@@ -78,7 +78,6 @@ from defi_sql._migration_files import (
     MigrationFile,
     Statement,
     create_migration,
-    display_path,
     duplicate_numbers,
     duplicate_problem,
     migration_set,
@@ -96,7 +95,7 @@ from defi_sql.errors import (
     Refused,
     UnknownMigration,
 )
-from defi_sql.paths import migrations_dir
+from defi_sql.paths import display_path, migrations_dir
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -611,7 +610,7 @@ class Migrator:
         if direction == "apply":
             queries.mark_applied(conn, migration_hash=migration.hash, migration_id=migration.id)
             queries.record_applied(
-                conn, migration_id=migration.id, batch=batch, checksum=checksum(migration.path)
+                conn, migration_id=migration.id, batch=batch, checksum=migration.checksum
             )
             for kind, name in sorted(
                 {tuple(r) for r in queries.schemas_and_extensions(conn)} - objects_before

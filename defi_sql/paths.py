@@ -105,3 +105,11 @@ def data_dir() -> Path:
     # the XDG spec: a relative XDG_DATA_HOME is invalid and ignored (it would depend on cwd)
     user_data = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
     return user_data / "defi-sql"
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the current directory when it is inside it (for messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -96,9 +96,10 @@ def load_statements(directory: Path) -> dict[str, Statement]:
             queries: Any = aiosql.from_path(path, "psycopg")
         except aiosql.SQLParseException as exc:
             raise ConfigError(f"{path}: {exc}; fix the query file.") from None
+        available = set(queries.available_queries)
         for name in queries.available_queries:
-            if "." in name or name.endswith("_cursor"):
-                continue
+            if "." in name or (name.endswith("_cursor") and name[: -len("_cursor")] in available):
+                continue  # a namespaced name, or the cursor variant aiosql adds to each query
             fn = getattr(queries, name)
             current = Statement(
                 name=name,

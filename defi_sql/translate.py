@@ -27,9 +27,10 @@ from defi_sql.errors import (
     NotFound,
     QueryCanceled,
     TransientConflict,
+    first_line,
 )
 
-__all__ = ["translate"]
+__all__ = ["message_of", "translate"]
 
 #: Errors after which the server has ended the session: admin_shutdown (also a
 #: server stop or restart), crash_shutdown, cannot_connect_now,
@@ -67,11 +68,26 @@ def _connection_lost(exc: psycopg.Error) -> bool:
     )
 
 
+def message_of(exc: psycopg.Error) -> str:
+    """The server's one-line message of ``exc`` (never empty, never raises)."""
+    return exc.diag.message_primary or first_line(str(exc), otherwise=type(exc).__name__)
+
+
 def translate(exc: psycopg.Error) -> DefiSqlError:
-    """The defi-sql error for a driver error raised by a query."""
+    """The defi-sql error for a driver error raised by a query, carrying its SQLSTATE
+    and constraint name (``raise translate(exc) from None`` drops the driver's text,
+    not these)."""
+    error = _translated(exc)
+    error.sqlstate = exc.sqlstate
+    if error.constraint is None:
+        error.constraint = exc.diag.constraint_name
+    return error
+
+
+def _translated(exc: psycopg.Error) -> DefiSqlError:
     diag = exc.diag
     constraint = diag.constraint_name
-    detail = diag.message_primary or str(exc).strip().splitlines()[0]
+    detail = message_of(exc)
     said = _MESSAGES.get(constraint or "", detail)
     named = f"{said} ({constraint})" if constraint else said
     if isinstance(exc, pg.UniqueViolation):

@@ -11,8 +11,9 @@ from defi_sql.cli import build_parser, main
 from defi_sql.paths import migrations_dir
 
 from .conftest import FIXTURES, cli
+from .helpers import MIGRATION_IDS
 
-ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
+ALL = MIGRATION_IDS
 WIDTH = max(len(mid) for mid in ALL)  # status pads ids to the longest
 
 

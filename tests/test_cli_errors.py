@@ -20,13 +20,15 @@ from psycopg import sql
 
 from defi_sql.catalog import Fingerprint, fingerprint
 from defi_sql.cli import main
+from defi_sql.errors import first_line
 from defi_sql.paths import migrations_dir
 
 from .conftest import Server, cli
+from .helpers import MIGRATION_IDS
 
 UNREACHABLE = {"PGHOST": "127.0.0.1", "PGPORT": "1"}  # libpq's defaults, for `postgres://`
 ADVICE = "check that the server is running and that DATABASE_URL (or DB_*) is right."
-LAST = sorted(p.stem for p in migrations_dir().glob("*.sql") if ".rollback" not in p.name)[-1]
+LAST = MIGRATION_IDS[-1]
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], message: str) -> None:
@@ -303,3 +305,16 @@ def test_check_with_a_missing_models_module(server: Server) -> None:
     )
     assert result.stdout == ""
     assert databases() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "last", "expected"),
+    [
+        ("", False, "no message"),  # a tool that died silently: no IndexError
+        ("\n  \n", True, "no message"),
+        ("pg_dump: error: one\npg_dump: detail: two\n", True, "pg_dump: detail: two"),
+        ("\nERROR:  first\nDETAIL:  second", False, "ERROR:  first"),
+    ],
+)
+def test_first_line_of_a_message_never_fails(text: str, last: bool, expected: str) -> None:
+    assert first_line(text, last=last) == expected

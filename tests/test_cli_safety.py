@@ -22,9 +22,10 @@ from defi_sql.paths import migrations_dir, queries_dir
 from defi_sql.statements import load_statements
 
 from .conftest import REPO, Server, cli
+from .helpers import MIGRATION_IDS
 from .test_cli_errors import state
 
-ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if ".rollback" not in p.name)
+ALL = MIGRATION_IDS
 ADVICE = "check that the server is running and that DATABASE_URL (or DB_*) is right."
 PRODUCTION = {"DEFI_SQL_ENV": "production"}
 

@@ -14,11 +14,11 @@ import pytest
 
 from defi_sql.errors import MigrationLocked
 from defi_sql.migrations import LOCK_KEY, Migrator
-from defi_sql.paths import migrations_dir
 
 from .conftest import FIXTURES, REPO
+from .helpers import MIGRATION_IDS
 
-ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
+ALL = MIGRATION_IDS
 
 
 def spawn(url: str, *args: str, sql_dir: Path | None = None) -> subprocess.Popen[str]:

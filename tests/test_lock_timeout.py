@@ -13,9 +13,10 @@ from psycopg.conninfo import make_conninfo
 from defi_sql.catalog import fingerprint
 from defi_sql.errors import ConfigError, MigrationFailed
 from defi_sql.migrations import Migrator, session_lock_timeout
-from defi_sql.paths import migrations_dir
 
-LAST = sorted(p.stem for p in migrations_dir().glob("*.sql") if ".rollback" not in p.name)[-1]
+from .helpers import MIGRATION_IDS
+
+LAST = MIGRATION_IDS[-1]
 NEXT = f"{int(LAST[:4]) + 1:04d}.add-users-nickname"
 BLOCKED = f"""\
 -- Needs an ACCESS EXCLUSIVE lock on users, which the test holds a conflicting lock on.

@@ -14,8 +14,9 @@ from defi_sql.migrations import Migrator, checksum, create_migration
 from defi_sql.paths import migrations_dir
 
 from .conftest import FIXTURES
+from .helpers import MIGRATION_IDS
 
-ALL = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
+ALL = MIGRATION_IDS
 
 
 def first_migrations(tmp_path: Path, count: int) -> Path:

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -837,3 +838,23 @@ def test_the_readme_example_migration_passes_lint(migrations_copy: Path) -> None
         migrations_copy, migrations_copy.parent / "none.sum", squawk_config=SQUAWK
     )
     assert [str(f) for f in found if mid in f.path.name] == []
+
+
+def test_a_file_edited_while_its_batch_runs_is_recorded_as_what_ran(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """The bookkeeping records the checksum of the text that ran, not of the file as it is
+    when the record is written: edited mid-batch, the migration shows as edited."""
+    sql_dir = chain(tmp_path)
+    first = sql_dir / "migrations" / f"{ONE}.sql"
+    first.write_text(first.read_text() + "SELECT pg_sleep(1.5);\n")
+    third = sql_dir / "migrations" / f"{THREE}.sql"
+    ran = third.read_text()
+    with Migrator(empty_db_url, directory=sql_dir / "migrations") as migrator:
+        editor = threading.Timer(0.5, lambda: third.write_text(ran.replace("thirds", "fourths")))
+        editor.start()  # during ONE's sleep: THREE was read already, and runs as read
+        assert migrator.migrate() == [ONE, TWO, THREE]
+        editor.join()
+        assert "public.thirds" in tables(empty_db_url)
+        states = {s.id: s.label for s in migrator.status()}
+    assert states == {ONE: "applied", TWO: "applied", THREE: "edited"}

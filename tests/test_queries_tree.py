@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,12 @@ def test_the_sync_twin_keeps_every_comment(name: str) -> None:
 )
 def test_prose_is_rewritten_for_the_sync_api(async_text: str, sync_text: str) -> None:
     assert prose(async_text) == sync_text
+
+
+def test_a_query_named_like_a_cursor_variant_is_still_loaded(tmp_path: Path) -> None:
+    (tmp_path / "q.sql").write_text(
+        "-- name: stream_cursor()\n-- Rows for a cursor.\nSELECT 1 AS one;\n\n"
+        "-- name: plain()\n-- One row.\nSELECT 2 AS two;\n"
+    )
+    # aiosql adds plain_cursor and stream_cursor_cursor: those are not queries of ours
+    assert sorted(load_statements(tmp_path)) == ["plain", "stream_cursor"]

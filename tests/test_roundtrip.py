@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from defi_sql._migration_files import forward_paths, rollback_path
 from defi_sql.catalog import Fingerprint, diff, fingerprint
 from defi_sql.migrations import Migrator
 from defi_sql.paths import migrations_dir
@@ -23,18 +24,14 @@ def _fingerprint(url: str) -> Fingerprint:
         return fingerprint(conn)
 
 
-def _forwards() -> list[Path]:
-    return sorted(p for p in migrations_dir().glob("*.sql") if not p.name.endswith(".rollback.sql"))
-
-
 def test_every_migration_round_trips(empty_db_url: str, tmp_path: Path) -> None:
     chain = tmp_path / "migrations"
     chain.mkdir()
     before = _fingerprint(empty_db_url)
     assert before == ()
-    for forward in _forwards():
+    for forward in forward_paths(migrations_dir()):
         shutil.copy(forward, chain)
-        shutil.copy(forward.with_suffix(".rollback.sql"), chain)
+        shutil.copy(rollback_path(forward), chain)
         with Migrator(empty_db_url, directory=chain) as migrator:
             assert migrator.migrate() == [forward.stem]
             applied = _fingerprint(empty_db_url)

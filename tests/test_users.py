@@ -11,6 +11,7 @@ import pytest
 
 from defi_sql.errors import Conflict, InvalidInput, NotFound
 from defi_sql.models import AlertThresholds, User, UserPreferences
+from defi_sql.translate import translate
 
 from .conftest import Api
 
@@ -102,10 +103,27 @@ def test_same_wallet_in_another_case_is_a_conflict(api: Api, db: psycopg.Connect
     with pytest.raises(Conflict) as caught:
         api.users.create(wallet_address=WALLET)
     assert caught.value.constraint == "users_wallet_address_key"
+    assert caught.value.sqlstate == "23505"  # kept for a debugger, though raised from None
+    assert caught.value.__cause__ is None
     assert str(caught.value) == (
         "a user with this wallet address already exists (users_wallet_address_key)"
     )
     assert count_users(db) == 1
+
+
+def test_every_translated_error_keeps_its_sqlstate_and_constraint(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    with pytest.raises(NotFound) as missing:  # a foreign key: no such user
+        api.alerts.create(user_id=uuid4(), type="t", channel="email", message="m")
+    assert (missing.value.sqlstate, missing.value.constraint) == ("23503", "alerts_user_id_fkey")
+    # a CHECK of the table (the API validates first: go around it with raw SQL)
+    with pytest.raises(psycopg.errors.CheckViolation) as raw:
+        db.execute("INSERT INTO users (wallet_address) VALUES ('not a wallet')")
+    refused = translate(raw.value)
+    assert isinstance(refused, InvalidInput)
+    assert (refused.sqlstate, refused.constraint) == ("23514", raw.value.diag.constraint_name)
+    assert refused.constraint is not None
 
 
 def test_get_or_create_is_idempotent(api: Api, db: psycopg.Connection[Any]) -> None:

@@ -10,8 +10,8 @@ refused write never leaves the caller's transaction aborted.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -67,6 +67,15 @@ def _checked(conn: AsyncConnection[Any]) -> AsyncConnection[Any]:
     )
 
 
+@contextmanager
+def translated() -> Iterator[None]:
+    """Run the block; a driver error raised in it becomes the defi-sql error for it."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
 @asynccontextmanager
 async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
     """Multi-step work in one transaction (a savepoint when one is already open).
@@ -74,11 +83,9 @@ async def transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
     Everything inside commits together or not at all; a defi-sql error raised
     inside rolls it back and propagates unchanged.
     """
-    try:
+    with translated():
         async with _checked(conn).transaction():
             yield
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 @asynccontextmanager
@@ -106,13 +113,11 @@ async def fetch_one(
     conn: AsyncConnection[Any], name: str, params: Params, cls: type[T]
 ) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
-    try:
+    with translated():
         async with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
             await cur.execute(statement(name).sql, params)
             return await cur.fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 async def write_one(
@@ -171,7 +176,7 @@ async def _rows(
     ``lenient``: an :class:`~defi_sql.errors.UnreadableRow` stands in for each
     row that does not fit, instead of raising it.
     """
-    try:
+    with translated():
         async with (
             _checked(conn).transaction() if write else nullcontext(),
             _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
@@ -180,19 +185,15 @@ async def _rows(
             await cur.execute(statement(name).sql, params)
             with paused_gc():  # the rows are already here: building them is pure CPU
                 return await cur.fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> Any:
     """The first column of the first row of query ``name`` (None without rows)."""
-    try:
+    with translated():
         async with _checked(conn).cursor() as cur:
             await cur.execute(statement(name).sql, params)
             row = await cur.fetchone()
             return None if row is None else row[0]
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 async def fetch_int(conn: AsyncConnection[Any], name: str, params: Params) -> int:
@@ -203,13 +204,11 @@ async def fetch_int(conn: AsyncConnection[Any], name: str, params: Params) -> in
     :class:`~defi_sql.errors.UnreadableRow` naming the query and the column,
     instead of ``int(None)``'s TypeError, or a wrong number passed on as right.
     """
-    try:
+    with translated():
         async with _checked(conn).cursor() as cur:
             await cur.execute(statement(name).sql, params)
             row = await cur.fetchone()
             column = cur.description[0].name if cur.description else "?column?"
-    except psycopg.Error as exc:
-        raise translate(exc) from None
     value = None if row is None else row[0]
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -229,12 +228,10 @@ async def fetch_int(conn: AsyncConnection[Any], name: str, params: Params) -> in
 
 async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
-    try:
+    with translated():
         async with _checked(conn).transaction(), conn.cursor() as cur:
             await cur.execute(statement(name).sql, params)
             return cur.rowcount
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 async def stream(
@@ -246,7 +243,7 @@ async def stream(
     autocommit connection one is opened for the duration of the iteration.
     """
     validate.positive_int(batch, "batch")
-    try:
+    with translated():
         async with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
             cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls, query=name))
@@ -256,5 +253,3 @@ async def stream(
                 await cur.execute(statement(name).sql, params)
                 async for row in cur:
                     yield row
-    except psycopg.Error as exc:
-        raise translate(exc) from None

@@ -70,17 +70,24 @@ def _checked(conn: Connection[Any]) -> Connection[Any]:
 
 
 @contextmanager
+def translated() -> Iterator[None]:
+    """Run the block; a driver error raised in it becomes the defi-sql error for it."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate(exc) from None
+
+
+@contextmanager
 def transaction(conn: Connection[Any]) -> Iterator[None]:
     """Multi-step work in one transaction (a savepoint when one is already open).
 
     Everything inside commits together or not at all; a defi-sql error raised
     inside rolls it back and propagates unchanged.
     """
-    try:
+    with translated():
         with _checked(conn).transaction():
             yield
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 @contextmanager
@@ -106,13 +113,11 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
 
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
     """The first row of the read-only query ``name`` as ``cls``, or None."""
-    try:
+    with translated():
         with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
             cur.execute(statement(name).sql, params)
             return cur.fetchone()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 def write_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:
@@ -165,7 +170,7 @@ def _rows(
     ``lenient``: an :class:`~defi_sql.errors.UnreadableRow` stands in for each
     row that does not fit, instead of raising it.
     """
-    try:
+    with translated():
         with (
             _checked(conn).transaction() if write else nullcontext(),
             _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
@@ -174,19 +179,15 @@ def _rows(
             cur.execute(statement(name).sql, params)
             with paused_gc():  # the rows are already here: building them is pure CPU
                 return cur.fetchall()
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 def fetch_value(conn: Connection[Any], name: str, params: Params) -> Any:
     """The first column of the first row of query ``name`` (None without rows)."""
-    try:
+    with translated():
         with _checked(conn).cursor() as cur:
             cur.execute(statement(name).sql, params)
             row = cur.fetchone()
             return None if row is None else row[0]
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
@@ -197,13 +198,11 @@ def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
     :class:`~defi_sql.errors.UnreadableRow` naming the query and the column,
     instead of ``int(None)``'s TypeError, or a wrong number passed on as right.
     """
-    try:
+    with translated():
         with _checked(conn).cursor() as cur:
             cur.execute(statement(name).sql, params)
             row = cur.fetchone()
             column = cur.description[0].name if cur.description else "?column?"
-    except psycopg.Error as exc:
-        raise translate(exc) from None
     value = None if row is None else row[0]
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -223,12 +222,10 @@ def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
 
 def execute(conn: Connection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
-    try:
+    with translated():
         with _checked(conn).transaction(), conn.cursor() as cur:
             cur.execute(statement(name).sql, params)
             return cur.rowcount
-    except psycopg.Error as exc:
-        raise translate(exc) from None
 
 
 def stream(
@@ -240,7 +237,7 @@ def stream(
     autocommit connection one is opened for the duration of the iteration.
     """
     validate.positive_int(batch, "batch")
-    try:
+    with translated():
         with _checked(conn).transaction():
             cursor_name = f"defi_sql_{name}_{next(_cursor_numbers)}"
             cur = conn.cursor(name=cursor_name, row_factory=struct_row(cls, query=name))
@@ -250,5 +247,3 @@ def stream(
                 cur.execute(statement(name).sql, params)
                 for row in cur:
                     yield row
-    except psycopg.Error as exc:
-        raise translate(exc) from None
