@@ -20,6 +20,7 @@ from defi_sql.errors import InvalidInput, LeaseLost, NotFound
 from defi_sql.models import Alert, AlertWithSignal, Signal, UserPreferences
 
 from .conftest import Api
+from .helpers import count_rows, wallet
 
 UNKNOWN = UUID(int=1)
 
@@ -44,10 +45,6 @@ def transaction(api: Api) -> Iterator[None]:
             raise
     else:
         api._run(manager.__aexit__(None, None, None))
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
 
 
 def new_user(api: Api, n: int, prefs: UserPreferences | None = None) -> UUID:
@@ -91,12 +88,6 @@ def new_alert(
     )
     aged: Alert = api.alerts.get(alert.id)
     return aged
-
-
-def count_alerts(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM alerts").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def statuses(db: psycopg.Connection[Any]) -> dict[UUID, str]:
@@ -230,7 +221,7 @@ def test_create_bad(
         api.alerts.create(**{**good, **overrides})
     assert type(caught.value) is error
     assert str(caught.value) == message
-    assert count_alerts(db) == 0
+    assert count_rows(db, "alerts") == 0
 
 
 def test_get_missing_is_not_found(api: Api, db: psycopg.Connection[Any]) -> None:
@@ -363,7 +354,7 @@ def test_fan_out_twice_adds_nothing(api: Api, db: psycopg.Connection[Any]) -> No
     api.alerts.mark_sent(api.alerts.pending_for_user(first)[0].alert.id)
     late = new_user(api, 3, UserPreferences(active_signals=["depeg"]))
     assert api.alerts.fan_out(signal.id) == 1
-    assert count_alerts(db) == 3
+    assert count_rows(db, "alerts") == 3
     [(alert,)] = db.execute("SELECT message FROM alerts WHERE user_id = %s", (late,)).fetchall()
     assert alert == "depeg signal on DAI (low)"
     assert api.alerts.fan_out(signal.id) == 0
@@ -384,7 +375,7 @@ def test_fan_out_without_subscribers(api: Api, db: psycopg.Connection[Any]) -> N
     new_user(api, 1, UserPreferences(active_signals=["funding_rate"]))
     assert api.alerts.fan_out(new_signal(api).id) == 0
     assert api.alerts.fan_out(uuid4()) == 0  # an unknown signal queues nothing either
-    assert count_alerts(db) == 0
+    assert count_rows(db, "alerts") == 0
 
 
 def test_concurrent_fan_outs_alert_each_subscriber_once(

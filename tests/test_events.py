@@ -20,6 +20,7 @@ from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
 from defi_sql.models import Checkpoint, Event, NewEvent
 
 from .conftest import Api
+from .helpers import count_rows
 
 PAYLOAD: dict[str, object] = {
     "asset": "ETH",
@@ -39,10 +40,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def count_events(db: psycopg.Connection[Any], table: str = "event_store") -> int:
-    assert table in ("event_store", "event_store_archive")
-    row = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - fixed names
-    assert row is not None
-    return int(row[0])
+    return count_rows(db, table)
 
 
 def db_clock(db: psycopg.Connection[Any]) -> datetime:

@@ -48,6 +48,7 @@ from defi_sql.migrations import Migrator
 from defi_sql.models import NewEvent, NewPosition
 
 from .conftest import cli
+from .helpers import wallet
 
 LOST = (
     "the database connection was lost (terminating connection due to administrator command); "
@@ -57,10 +58,6 @@ UNKNOWN = (
     "the connection was lost while committing, so the transaction may or may not have "
     "committed; check whether its writes are there before running it again."
 )
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
 
 
 def snapshot(user_id: UUID, n: int, *, batch: int = 0, address: str = wallet(1)) -> NewPosition:

@@ -38,10 +38,7 @@ from defi_sql.models import (
 )
 
 from .conftest import Api
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
+from .helpers import wallet
 
 
 def nested(levels: int) -> Any:

@@ -18,6 +18,7 @@ from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Intent, IntentAction, IntentCondition, NewPosition
 
 from .conftest import Api
+from .helpers import count_rows
 
 WALLET = "0x1234567890abcdef1234567890abcdef12345678"
 OTHER_WALLET = "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"
@@ -57,12 +58,6 @@ STAMPS: dict[str, tuple[datetime | None, datetime | None]] = {
 
 
 # -- helpers ---------------------------------------------------------------------
-
-
-def count_intents(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM intents").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def row_text(db: psycopg.Connection[Any], intent_id: UUID) -> str:
@@ -266,14 +261,14 @@ def test_create_bad(
     with pytest.raises(InvalidInput) as caught:
         api.intents.create(**kwargs)
     assert str(caught.value) == message
-    assert count_intents(db) == 0
+    assert count_rows(db, "intents") == 0
 
 
 def test_create_for_unknown_user_is_not_found(api: Api, db: psycopg.Connection[Any]) -> None:
     with pytest.raises(NotFound) as caught:
         api.intents.create(user_id=uuid4(), condition=BELOW_1_2, action=REPAY)
     assert str(caught.value) == "the intent's user does not exist (intents_user_id_fkey)"
-    assert count_intents(db) == 0
+    assert count_rows(db, "intents") == 0
 
 
 # -- get, active_for_user ----------------------------------------------------------
@@ -702,5 +697,5 @@ def test_one_unrepresentable_condition_value_does_not_break_due_for_everyone(
     try:
         api.intents.create(user_id=user.id, condition=huge, action=NOTIFY)
     except InvalidInput:
-        assert count_intents(db) == 1
+        assert count_rows(db, "intents") == 1
     assert due_ids(api) == [fine.id]

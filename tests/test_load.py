@@ -46,14 +46,11 @@ from defi_sql.errors import ConcurrencyConflict, InvalidInput, NotFound
 from defi_sql.models import NewEvent, NewPosition
 
 from .conftest import Server
+from .helpers import wallet
 
 WRITERS = 8
 HANG_GUARD = 60  # seconds a barrier or a poll may wait before the test fails as hung
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
 
 
 def run_threads(count: int, target: Callable[[int], Any]) -> list[Any]:

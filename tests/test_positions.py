@@ -27,6 +27,7 @@ from defi_sql.models import (
 )
 
 from .conftest import Api
+from .helpers import count_rows, wallet
 
 WALLET = "0x1234567890ABCDEF1234567890abcdef12345678"
 LOWER = WALLET.lower()
@@ -36,16 +37,6 @@ UNKNOWN_USER = "the position's user does not exist (positions_user_id_fkey)"
 
 def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
-
-
-def count_positions(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM positions").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def new_user(api: Api, n: int, threshold: str | None = None) -> UUID:
@@ -222,14 +213,14 @@ def test_create_bad(
     with pytest.raises(InvalidInput) as caught:
         api.positions.create(bad)
     assert str(caught.value) == message
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 def test_create_for_an_unknown_user_is_not_found(api: Api, db: psycopg.Connection[Any]) -> None:
     with pytest.raises(NotFound) as caught:
         api.positions.create(snap(uuid4()))
     assert str(caught.value) == UNKNOWN_USER
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 # -- ingest ------------------------------------------------------------------------
@@ -252,7 +243,7 @@ def test_ingest_round_trips_a_thousand_snapshots(api: Api, db: psycopg.Connectio
         for i in range(1000)
     ]
     assert api.positions.ingest(snapshots) == 1000
-    assert count_positions(db) == 1000
+    assert count_rows(db, "positions") == 1000
     for user_id in users:
         stored = api.positions.list_for_user(user_id)
         expected = [s for s in reversed(snapshots) if s.user_id == user_id]
@@ -272,7 +263,7 @@ def test_ingest_stamps_missing_snapshot_at_with_its_start(api: Api) -> None:
 
 def test_ingest_nothing(api: Api, db: psycopg.Connection[Any]) -> None:
     assert api.positions.ingest([]) == 0
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 @pytest.mark.parametrize(("changes", "message"), BAD_SNAPSHOTS)
@@ -285,7 +276,7 @@ def test_ingest_with_one_bad_snapshot_writes_nothing(
     with pytest.raises(InvalidInput) as caught:
         api.positions.ingest(snapshots)
     assert str(caught.value) == message
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 @pytest.mark.parametrize(("changes", "message"), BAD_SNAPSHOTS)
@@ -344,7 +335,7 @@ def test_ingest_for_an_unknown_user_writes_nothing(api: Api, db: psycopg.Connect
     with pytest.raises(NotFound) as caught:
         api.positions.ingest(snapshots)
     assert str(caught.value) == UNKNOWN_USER
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 def test_create_and_ingest_both_refuse_a_decimal_string(
@@ -357,7 +348,7 @@ def test_create_and_ingest_both_refuse_a_decimal_string(
         assert str(caught.value) == (
             "health_factor must be a Decimal (from decimal import Decimal), not str."
         )
-    assert count_positions(db) == 0
+    assert count_rows(db, "positions") == 0
 
 
 # -- reads -------------------------------------------------------------------------

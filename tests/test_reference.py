@@ -44,6 +44,8 @@ from defi_sql.models import (
     UserPreferences,
 )
 
+from .helpers import wallet
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 INFINITY = Decimal("Infinity")
 DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?")
@@ -54,10 +56,6 @@ reference = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
 
 
 # -- the reference: the README's rules over raw rows -------------------------------------

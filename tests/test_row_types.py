@@ -33,6 +33,7 @@ from defi_sql.statements import load_statements
 from defi_sql.sync import _execute as sync_execute
 
 from .conftest import Api
+from .helpers import wallet
 
 
 class Reading(msgspec.Struct, kw_only=True, frozen=True):
@@ -217,10 +218,6 @@ def test_a_batch_sets_a_row_with_a_forbidden_column_aside(
 
 
 # -- the project's own reads meet rows written around the rules -----------------------
-
-
-def wallet(n: int) -> str:
-    return f"0x{n:040x}"
 
 
 def insert(db: psycopg.Connection[Any], sql: str, *params: Any) -> UUID:

@@ -15,6 +15,7 @@ from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Signal
 
 from .conftest import Api
+from .helpers import count_rows
 
 PLUS_TWO = timezone(timedelta(hours=2))
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -24,12 +25,6 @@ BAD_LIMIT_0 = "limit must be between 1 and 2147483647, not 0."
 def ago(hours: float) -> datetime:
     """A moment relative to now: the queries compare ``expires_at`` with ``now()``."""
     return datetime.now(UTC) - timedelta(hours=hours)
-
-
-def count_signals(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM signals").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def statuses(db: psycopg.Connection[Any]) -> dict[UUID, str]:
@@ -201,7 +196,7 @@ def test_create_bad(
     with pytest.raises(InvalidInput) as caught:
         api.signals.create(**{**GOOD, **overrides})
     assert str(caught.value) == message
-    assert count_signals(db) == 0
+    assert count_rows(db, "signals") == 0
 
 
 # -- get ---------------------------------------------------------------------------

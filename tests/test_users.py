@@ -14,15 +14,10 @@ from defi_sql.models import AlertThresholds, User, UserPreferences
 from defi_sql.translate import translate
 
 from .conftest import Api
+from .helpers import count_rows
 
 WALLET = "0x1234567890ABCDEF1234567890abcdef12345678"
 LOWER = WALLET.lower()
-
-
-def count_users(db: psycopg.Connection[Any]) -> int:
-    row = db.execute("SELECT count(*) FROM users").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_create_with_typed_preferences(api: Api, db: psycopg.Connection[Any]) -> None:
@@ -95,7 +90,7 @@ def test_create_bad(
     with pytest.raises(InvalidInput) as caught:
         api.users.create(**kwargs)
     assert str(caught.value) == message
-    assert count_users(db) == 0
+    assert count_rows(db, "users") == 0
 
 
 def test_same_wallet_in_another_case_is_a_conflict(api: Api, db: psycopg.Connection[Any]) -> None:
@@ -108,7 +103,7 @@ def test_same_wallet_in_another_case_is_a_conflict(api: Api, db: psycopg.Connect
     assert str(caught.value) == (
         "a user with this wallet address already exists (users_wallet_address_key)"
     )
-    assert count_users(db) == 1
+    assert count_rows(db, "users") == 1
 
 
 def test_every_translated_error_keeps_its_sqlstate_and_constraint(
@@ -130,7 +125,7 @@ def test_get_or_create_is_idempotent(api: Api, db: psycopg.Connection[Any]) -> N
     first = api.users.get_or_create(WALLET)
     assert first.preferences == UserPreferences()
     assert api.users.get_or_create(LOWER) == first
-    assert count_users(db) == 1
+    assert count_rows(db, "users") == 1
 
 
 def test_missing_users(api: Api) -> None:
@@ -176,7 +171,7 @@ def test_telegram_chat_and_delete(api: Api, db: psycopg.Connection[Any]) -> None
     assert api.users.set_telegram_chat(user.id, "100000001").telegram_chat_id == "100000001"
     assert api.users.set_telegram_chat(user.id, None).telegram_chat_id is None
     assert api.users.delete(user.id) is None
-    assert count_users(db) == 0
+    assert count_rows(db, "users") == 0
 
 
 def test_get_with_positions_preloads_newest_first(api: Api, db: psycopg.Connection[Any]) -> None:
