@@ -41,7 +41,7 @@ transactions of ``HISTORY_CHUNK`` events, so that a catch-up crosses many
 transaction ids; ten versions per stream, the streams interleaved). A
 subscription reads them all from the start with ``poll(limit=BATCH)`` and a
 handler that does nothing; the baseline is the typed read of 100,000
-positions (``stream_positions`` through ``fetch_all``, as in bench/reads.py) in
+positions (``positions_iterate_all`` through ``fetch_all``, as in bench/reads.py) in
 the same run. Rows differ in width: the table gives the average row size.
 """
 
@@ -665,7 +665,7 @@ def _read_plan(conn: psycopg.Connection[Any]) -> str:
     """The nodes of read_all_after's plan for the first batch, outermost first: a Sort
     means each batch sorts every event after the checkpoint (the whole store at first)."""
     params = {"after_transaction_id": 0, "after_position": 0, "stream_types": None}
-    query = "EXPLAIN (FORMAT JSON) " + statement("read_all_after").sql
+    query = "EXPLAIN (FORMAT JSON) " + statement("events_read_all_after").sql
     row = conn.execute(query, {**params, "max_rows": BATCH}).fetchone()
     nodes, todo = [], [row[0][0]["Plan"]] if row else []
     while todo:
@@ -705,7 +705,7 @@ def catch_up(url: str, events: int, repeat: int) -> list[Result]:
                 raise RuntimeError(f"the catch-up read {total:,} events of {events:,}")
         timed = {CATCH_UP: statistics.median(times)}
         timed[TYPED] = median_seconds(
-            lambda: fetch_all(positions, "stream_positions", {}, Position), 3
+            lambda: fetch_all(positions, "positions_iterate_all", {}, Position), 3
         )
         sizes = {
             CATCH_UP: _row_bytes(conn, "event_store"),

@@ -135,7 +135,7 @@ def _claim(conn: psycopg.Connection[Any], _: Params) -> int:
 
 def _pending_plans(p: Params) -> list[tuple[str, dict[str, Any]]]:
     return [
-        ("pending_alerts_for_user", {"user_id": p.users[0]}),
+        ("alerts_pending_for_user", {"user_id": p.users[0]}),
         ("signals_by_ids", {"signal_ids": p.signals}),
     ]
 
@@ -145,7 +145,7 @@ QUERIES = [
         "latest position of a user",
         "point",
         lambda c, p: int(db.positions.latest(c, p.user()) is not None),
-        lambda p: [("latest_user_position", {"user_id": p.users[0]})],
+        lambda p: [("positions_latest", {"user_id": p.users[0]})],
     ),
     Query(
         "pending alerts with signals",
@@ -157,25 +157,25 @@ QUERIES = [
         "claim a batch of alerts",
         "point",
         _claim,
-        lambda p: [("claim_pending_alerts", {"max_rows": CLAIM, "lease": timedelta(minutes=1)})],
+        lambda p: [("alerts_claim", {"max_rows": CLAIM, "lease": timedelta(minutes=1)})],
     ),
     Query(
         "read a stream",
         "point",
         lambda c, p: len(db.events.read_stream(c, p.user())),
-        lambda p: [("read_stream", {"stream_id": p.users[0], "after_version": 0})],
+        lambda p: [("events_read_stream", {"stream_id": p.users[0], "after_version": 0})],
     ),
     Query(
         "active signals of an asset",
         "set",
         lambda c, p: len(db.signals.active_for_asset(c, p.asset())),
-        lambda p: [("active_signals_for_asset", {"asset": ASSETS[0]})],
+        lambda p: [("signals_active_for_asset", {"asset": ASSETS[0]})],
     ),
     Query(
         "latest per user (all users)",
         "set",
         lambda c, p: len(db.positions.latest_per_user(c)),
-        lambda p: [("latest_position_per_user", {})],
+        lambda p: [("positions_latest_per_user", {})],
     ),
     Query(
         "at-risk users",
@@ -187,7 +187,7 @@ QUERIES = [
         "due intents",
         "set",
         lambda c, p: len(db.intents.due(c)),
-        lambda p: [("due_intents", {})],
+        lambda p: [("intents_due", {})],
     ),
 ]
 
@@ -195,7 +195,7 @@ QUERIES = [
 def _fan_out_plans(p: Params) -> list[tuple[str, dict[str, Any]]]:
     """Fanning a signal out is not timed (a write, whose cost is the alerts it
     inserts), but its plan is read."""
-    return [("fan_out_signal", {"signal_id": p.signals[0]})]
+    return [("alerts_fan_out", {"signal_id": p.signals[0]})]
 
 
 @dataclass
@@ -354,7 +354,7 @@ def run(url: str, *, quick: bool = False) -> list[Result]:
             for query in (q for q in QUERIES if q.kind == "set"):
                 (sample,) = _sample([functools.partial(query.run, conn, params)], whole)
                 samples[query.label][size] = sample
-            variants = {LATERAL: statement("latest_position_per_user").sql, **ALTERNATIVES}
+            variants = {LATERAL: statement("positions_latest_per_user").sql, **ALTERNATIVES}
             answers = {name: [p.id for p in _decoded(conn, sql)] for name, sql in variants.items()}
             if any(ids != answers[LATERAL] for ids in answers.values()):
                 raise AssertionError(f"the ways to write latest per user disagree at {size:,}")

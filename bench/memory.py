@@ -4,7 +4,7 @@ Each variant runs in a child process of its own (``python -m bench.memory
 VARIANT URL``), so one variant's heap never inflates another's figure. The
 child runs one tiny query so that imports and caches are in place, restarts
 its peak RSS from the current RSS (``/proc/self/clear_refs``) and notes that
-RSS, then reads every row of ``stream_positions`` and reads its peak RSS
+RSS, then reads every row of ``positions_iterate_all`` and reads its peak RSS
 (``VmHWM``: see :func:`_peak_mb`); it prints both as JSON. "growth" is the
 peak minus the RSS before: what the read cost, connection included. The
 issue's target is on the whole process: peak RSS under 200 MB while streaming.
@@ -39,7 +39,7 @@ BATCH = 2000
 
 def _fetch_all(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        rows = fetch_all(conn, "stream_positions", {}, Position)
+        rows = fetch_all(conn, "positions_iterate_all", {}, Position)
         return len(rows)
 
 
@@ -66,7 +66,7 @@ def _client_cursor(url: str) -> int:
     """A plain psycopg cursor iterated row by row: the whole result is still in memory."""
     count = 0
     with psycopg.connect(url, autocommit=True) as conn:
-        for _ in conn.execute(statement("stream_positions").sql):
+        for _ in conn.execute(statement("positions_iterate_all").sql):
             count += 1
     return count
 

@@ -1,6 +1,6 @@
 """Typed reads: 100k position rows (with JSONB) through defi-sql and the alternatives.
 
-Every variant runs the same SELECT (``stream_positions`` of sql/queries: every
+Every variant runs the same SELECT (``positions_iterate_all`` of sql/queries: every
 row, no sort) on the same data in the same run, and returns the rows with their
 JSONB decoded (but the two labelled otherwise); the table reports each one's
 median time relative to defi-sql's typed path (the baseline).
@@ -82,13 +82,13 @@ def ensure_rows(url: str, rows: int) -> int:
 
 def run(url: str, *, rows: int = 100_000, repeat: int = 5) -> list[Result]:
     count = ensure_rows(url, rows)
-    stmt = statement("stream_positions")
+    stmt = statement("positions_iterate_all")
     sql = stmt.sql
     numbered, _ = to_numbered(sql)
     conn = psycopg.connect(url, autocommit=True)
 
     def ours() -> list[Position]:
-        return fetch_all(conn, "stream_positions", {}, Position)
+        return fetch_all(conn, "positions_iterate_all", {}, Position)
 
     def dict_rows() -> list[dict[str, Any]]:
         return conn.cursor(row_factory=dict_row).execute(sql).fetchall()

@@ -1,6 +1,6 @@
 """The named queries of ``sql/queries``, loaded by aiosql, checked for unique names.
 
-aiosql parses the files (``-- name: get_user(user_id)^``, doc lines, declared
+aiosql parses the files (``-- name: users_get(user_id)^``, doc lines, declared
 parameters) and turns ``:name`` parameters into psycopg's ``%(name)s``; defi-sql
 executes the resulting SQL itself, with its own row decoding, streaming and
 COPY. aiosql lets a later file silently replace a query of the same name: here

@@ -1243,7 +1243,7 @@ CREATE INDEX intents_active_created_at_id_idx ON public.intents USING btree (cre
 -- Name: INDEX intents_active_created_at_id_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.intents_active_created_at_id_idx IS 'Partial index over active intents only, in due_intents'' order (created_at, then id): serves the evaluator''s scan of all active intents.';
+COMMENT ON INDEX public.intents_active_created_at_id_idx IS 'Partial index over active intents only, in intents_due'' order (created_at, then id): serves the evaluator''s scan of all active intents.';
 
 --
 -- Name: intents_user_id_status_idx; Type: INDEX; Schema: public; Owner: -
@@ -1273,7 +1273,7 @@ CREATE INDEX positions_wallet_address_protocol_snapshot_at_idx ON public.positio
 -- Name: INDEX positions_wallet_address_protocol_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.positions_wallet_address_protocol_snapshot_at_idx IS 'Serves a wallet''s snapshots on a protocol, newest first (wallet_protocol_positions).';
+COMMENT ON INDEX public.positions_wallet_address_protocol_snapshot_at_idx IS 'Serves a wallet''s snapshots on a protocol, newest first (positions_list_for_wallet).';
 
 --
 -- Name: signals_asset_status_idx; Type: INDEX; Schema: public; Owner: -
@@ -1303,7 +1303,7 @@ CREATE INDEX users_preferences_active_signals_idx ON public.users USING gin (((p
 -- Name: INDEX users_preferences_active_signals_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.users_preferences_active_signals_idx IS 'GIN (jsonb_ops) on preferences -> ''activeSignals'': serves fan_out_signal, which finds the users subscribed to a signal type with preferences -> ''activeSignals'' ? type. Only a predicate on this very expression (?, ?|, ?&, @>) can use it.';
+COMMENT ON INDEX public.users_preferences_active_signals_idx IS 'GIN (jsonb_ops) on preferences -> ''activeSignals'': serves alerts_fan_out, which finds the users subscribed to a signal type with preferences -> ''activeSignals'' ? type. Only a predicate on this very expression (?, ?|, ?&, @>) can use it.';
 
 --
 -- Name: users_wallet_address_lower_idx; Type: INDEX; Schema: public; Owner: -

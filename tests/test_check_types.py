@@ -249,13 +249,13 @@ def test_the_real_tree_names_a_query_its_role_may_not_run(server: Server, tmp_pa
     report = run_check(server.admin, sql_dir=tree)
     refused = [p for p in report.problems if p.check == "role"]
     assert [p.message.split(":")[0] for p in refused] == [
-        "create_subscription",
-        "get_subscription",
-        "lock_subscription",
-        "list_subscriptions",
-        "advance_subscription",
-        "reset_subscription",
-        "delete_subscription",
+        "subscriptions_create",
+        "subscriptions_get",
+        "subscriptions_lock",
+        "subscriptions_list_all",
+        "subscriptions_advance",
+        "subscriptions_reset",
+        "subscriptions_delete",
     ]
     assert all(
         p.message.split(": ", 1)[1].startswith(

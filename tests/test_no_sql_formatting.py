@@ -284,7 +284,7 @@ def test_the_checker_sees_the_package_sql_calls() -> None:
 
 
 GOOD = [
-    pytest.param('cur.execute(statement("get_user").sql, params)', id="statement-sql"),
+    pytest.param('cur.execute(statement("users_get").sql, params)', id="statement-sql"),
     pytest.param("await cur.execute(statement(name).sql, params)", id="await-statement-sql"),
     pytest.param("cur.execute(stmt.sql)", id="a-statements-sql"),
     pytest.param('conn.execute("SELECT 1")', id="literal"),
@@ -313,7 +313,7 @@ GOOD = [
     ),
     pytest.param("def execute(self, query):\n    return self._cursor.execute(query)", id="pass"),
     pytest.param("shutil.copy(f'{a}.sql', chain)", id="shutil-copy-is-not-sql"),
-    pytest.param('with cur.copy(statement("copy_positions").sql) as copy: pass', id="copy"),
+    pytest.param('with cur.copy(statement("positions_ingest").sql) as copy: pass', id="copy"),
     pytest.param(
         "exec(f'def decode(row): return {fields}', namespace)", id="exec-is-python-not-sql"
     ),

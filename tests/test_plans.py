@@ -77,12 +77,12 @@ class Case:
 
 CASES = [
     Case(
-        "latest_user_position",
+        "positions_latest",
         lambda d: {"user_id": d.user_id},
         frozenset({"positions_user_id_snapshot_at_idx"}),
     ),
     Case(
-        "latest_position_per_user",
+        "positions_latest_per_user",
         lambda d: {},
         # users in key order: no sort of every user's latest snapshot
         frozenset({"users_pkey", "positions_user_id_snapshot_at_idx"}),
@@ -93,17 +93,17 @@ CASES = [
         frozenset({"positions_user_id_snapshot_at_idx"}),
     ),
     Case(
-        "wallet_protocol_positions",
+        "positions_list_for_wallet",
         lambda d: {"wallet_address": _wallet(8), "protocol": "aave-v3", "max_rows": 10},
         frozenset({"positions_wallet_address_protocol_snapshot_at_idx"}),
     ),
     Case(
-        "active_signals_for_asset",
+        "signals_active_for_asset",
         lambda d: {"asset": "AAVE"},
         frozenset({"signals_asset_status_idx"}),
     ),
     Case(
-        "pending_alerts_for_user",
+        "alerts_pending_for_user",
         lambda d: {"user_id": d.user_id},
         frozenset({"alerts_user_id_status_created_at_idx"}),
     ),
@@ -113,29 +113,29 @@ CASES = [
         frozenset({"signals_pkey"}),
     ),
     Case(
-        "claim_pending_alerts",
+        "alerts_claim",
         lambda d: {"max_rows": 100, "lease": timedelta(minutes=1)},
         frozenset({"alerts_status_created_at_idx"}),
     ),
     Case(
-        "dead_letter_alerts",
+        "alerts_dead_letters",
         lambda d: {"max_rows": 100},
         frozenset({"alerts_status_created_at_idx"}),
     ),
     Case(
-        "due_intents",
+        "intents_due",
         lambda d: {},
         frozenset({"intents_active_created_at_id_idx", "positions_user_id_snapshot_at_idx"}),
     ),
     Case(
-        "read_stream",
+        "events_read_stream",
         lambda d: {"stream_id": d.user_id, "after_version": 0},
         frozenset({"event_store_stream_id_version_key"}),
     ),
     Case(
         # a subscription's poll: both tables in (transaction_id, position) order,
         # merged, LIMIT rows read; never every event sorted
-        "read_all_after",
+        "events_read_all_after",
         lambda d: {
             "after_transaction_id": 0,
             "after_position": 0,
@@ -158,7 +158,7 @@ CASES = [
         LARGE | {"event_store"},
     ),
     Case(
-        "fan_out_signal",
+        "alerts_fan_out",
         lambda d: {"signal_id": d.signal_ids[0]},
         frozenset({"signals_pkey", "users_preferences_active_signals_idx"}),
         LARGE | {"users"},

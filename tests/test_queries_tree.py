@@ -95,3 +95,14 @@ def test_a_query_named_like_a_cursor_variant_is_still_loaded(tmp_path: Path) -> 
     )
     # aiosql adds plain_cursor and stream_cursor_cursor: those are not queries of ours
     assert sorted(load_statements(tmp_path)) == ["plain", "stream_cursor"]
+
+
+def test_every_query_is_named_after_its_file_and_function() -> None:
+    """``positions.history`` runs ``positions_history``: one grep finds both sides."""
+    for stmt in load_statements(queries_dir()).values():
+        module = stmt.path.stem
+        if module == "seed":  # development data, not an API module
+            continue
+        assert stmt.name.startswith(f"{module}_"), (
+            f"{stmt.where}: query {stmt.name} should be named {module}_<function>"
+        )

@@ -250,7 +250,7 @@ def test_a_null_stored_before_not_null_is_an_error_naming_the_query_and_row(
     with pytest.raises(UnreadableRow) as caught:
         api.positions.list_for_user(user_id)
     assert str(caught.value) == (
-        f"positions row {bad} cannot be read into Position (query list_user_positions): column "
+        f"positions row {bad} cannot be read into Position (query positions_list_for_user): column "
         "protocol is NULL but the field is `str`; declare it `str | None`, or make the query "
         "return a value there (a NOT NULL column, an inner join, coalesce())."
     )
@@ -275,7 +275,7 @@ def test_a_value_outside_the_literal_stored_around_the_check_is_an_error(
     with pytest.raises(UnreadableRow) as caught:
         api.signals.get(signal_id)
     assert str(caught.value) == (
-        f"signals row {signal_id} cannot be read into Signal (query get_signal): column "
+        f"signals row {signal_id} cannot be read into Signal (query signals_get): column "
         "severity is 'urgent', not one of the field's 'low', 'medium', 'high', 'critical'; add "
         "it to the field's Literal, or keep the query from returning it (a CHECK on the "
         "column, a CASE in the query)."

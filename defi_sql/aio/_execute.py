@@ -102,11 +102,11 @@ async def acting_as(conn: AsyncConnection[Any], user_id: UUID) -> AsyncIterator[
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     async with transaction(conn):
         # a transaction of its own ends with the setting: only a nested one restores it
-        previous = await fetch_value(conn, "acting_user_setting", {}) if nested else None
-        await fetch_value(conn, "act_for_user", {"user_id": user})
+        previous = await fetch_value(conn, "session_acting_user", {}) if nested else None
+        await fetch_value(conn, "session_act_for_user", {"user_id": user})
         yield
         if nested:
-            await fetch_value(conn, "act_for_user", {"user_id": previous})
+            await fetch_value(conn, "session_act_for_user", {"user_id": previous})
 
 
 async def fetch_one(

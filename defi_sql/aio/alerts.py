@@ -116,7 +116,7 @@ async def create(
             validate.document({} if metadata is None else metadata, "metadata"), dumps=encode_json
         ),
     }
-    alert = await write_one(conn, "create_alert", params, Alert)
+    alert = await write_one(conn, "alerts_create", params, Alert)
     assert alert is not None  # INSERT ... RETURNING always returns the row
     return alert
 
@@ -124,7 +124,7 @@ async def create(
 async def get(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     """The alert with this id; :class:`NotFound` otherwise."""
     alert = await fetch_one(
-        conn, "get_alert", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert
+        conn, "alerts_get", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert
     )
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}.")
@@ -134,7 +134,7 @@ async def get(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
 async def pending_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[AlertWithSignal]:
     """A user's pending alerts, newest first, each with its signal: two queries, no N+1."""
     alerts = await fetch_all(
-        conn, "pending_alerts_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
+        conn, "alerts_pending_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
     )
     ids = sorted({a.signal_id for a in alerts if a.signal_id is not None})
     signals = await fetch_all(conn, "signals_by_ids", {"signal_ids": ids}, Signal) if ids else []
@@ -152,7 +152,7 @@ async def fan_out(conn: AsyncConnection[Any], signal_id: UUID) -> int:
     fanning out twice adds nothing.
     """
     return await execute(
-        conn, "fan_out_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}
+        conn, "alerts_fan_out", {"signal_id": validate.uuid(signal_id, "signal_id")}
     )
 
 
@@ -182,12 +182,12 @@ async def claim(
         "lease": validate.duration(lease, "lease", maximum=MAX_LEASE),
     }
     async with transaction(conn):
-        batch = await write_batch(conn, "claim_pending_alerts", params, Alert)
+        batch = await write_batch(conn, "alerts_claim", params, Alert)
         if batch.unreadable:
             ids = [error.row_id for error in batch.unreadable]
             reasons = [f"unreadable: {error}" for error in batch.unreadable]
             await execute(
-                conn, "set_aside_unreadable_alerts", {"alert_ids": ids, "reasons": reasons}
+                conn, "alerts_set_aside_unreadable", {"alert_ids": ids, "reasons": reasons}
             )
     return batch
 
@@ -243,7 +243,7 @@ async def mark_sent(
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": _token(claim_token)}
     return await _transition(
         conn,
-        "mark_alert_sent",
+        "alerts_mark_sent",
         params,
         to="sent",
         leased_from=("pending", "failed"),
@@ -275,7 +275,7 @@ async def mark_sent_many(conn: AsyncConnection[Any], alerts: Sequence[Alert]) ->
     if not ids:
         return []
     return await write_all(
-        conn, "mark_alerts_sent", {"alert_ids": ids, "claim_tokens": tokens}, Alert
+        conn, "alerts_mark_sent_many", {"alert_ids": ids, "claim_tokens": tokens}, Alert
     )
 
 
@@ -318,7 +318,7 @@ async def mark_failed(
         )
     return await _transition(
         conn,
-        "mark_alert_failed",
+        "alerts_mark_failed",
         params,
         to="failed",
         leased_from=("pending",),
@@ -335,7 +335,7 @@ async def dead_letters(conn: AsyncConnection[Any], *, limit: int = 100) -> Batch
     ``unreadable`` (:class:`~defi_sql.rows.Batch`).
     """
     params = {"max_rows": validate.positive_int(limit, "limit")}
-    return await fetch_batch(conn, "dead_letter_alerts", params, Alert)
+    return await fetch_batch(conn, "alerts_dead_letters", params, Alert)
 
 
 async def requeue(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
@@ -349,7 +349,7 @@ async def requeue(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
     return await _transition(
         conn,
-        "requeue_alert",
+        "alerts_requeue",
         params,
         to="pending",
         rule="only failed alerts (dead letters) can be requeued",
@@ -361,7 +361,7 @@ async def acknowledge(conn: AsyncConnection[Any], alert_id: UUID) -> Alert:
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
     return await _transition(
         conn,
-        "acknowledge_alert",
+        "alerts_acknowledge",
         params,
         to="acknowledged",
         rule="only sent alerts can be acknowledged",

@@ -83,13 +83,13 @@ async def append(
                 "owner_id": owner,
             }
             try:
-                row = await write_one(conn, "append_event", params, Event)
+                row = await write_one(conn, "events_append", params, Event)
             except Conflict as exc:  # the same event_id, committed meanwhile by a re-send
                 if exc.constraint != "event_store_event_id_key":
                     raise
                 row = None
             if row is None:
-                row = await fetch_one(conn, "get_event", {"event_id": event_id}, Event)
+                row = await fetch_one(conn, "events_get", {"event_id": event_id}, Event)
                 resent = row is not None and row.stream_id == stream_id and row.version == at + 1
                 if row is not None and not resent:
                     raise Conflict(
@@ -111,7 +111,7 @@ async def append(
 async def version(conn: AsyncConnection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
     return await fetch_int(
-        conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")}
+        conn, "events_version", {"stream_id": validate.uuid(stream_id, "stream_id")}
     )
 
 
@@ -123,7 +123,7 @@ async def read_stream(
         "stream_id": validate.uuid(stream_id, "stream_id"),
         "after_version": validate.natural(after_version, "after_version"),
     }
-    return await fetch_all(conn, "read_stream", params, Event)
+    return await fetch_all(conn, "events_read_stream", params, Event)
 
 
 def checkpoint(value: object, what: str = "after") -> Checkpoint:
@@ -179,11 +179,11 @@ async def read_all_after(
         "stream_types": stream_type_list(stream_types),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return await fetch_all(conn, "read_all_after", params, Event)
+    return await fetch_all(conn, "events_read_all_after", params, Event)
 
 
 async def archive(conn: AsyncConnection[Any], before: datetime) -> int:
     """Move events recorded before ``before`` to ``event_store_archive``; return how many."""
     cutoff = validate.aware(before, "before")
     async with transaction(conn):
-        return await fetch_int(conn, "archive_events_before", {"cutoff": cutoff})
+        return await fetch_int(conn, "events_archive", {"cutoff": cutoff})

@@ -94,7 +94,7 @@ async def create(
         "action": _action(action),
         "expires_at": None if expires_at is None else validate.aware(expires_at, "expires_at"),
     }
-    intent = await write_one(conn, "create_intent", params, Intent)
+    intent = await write_one(conn, "intents_create", params, Intent)
     assert intent is not None  # INSERT ... RETURNING always returns the row
     return intent
 
@@ -102,7 +102,7 @@ async def create(
 async def get(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
     """The intent with this id; :class:`NotFound` otherwise."""
     intent = await fetch_one(
-        conn, "get_intent", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
+        conn, "intents_get", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
     )
     if intent is None:
         raise NotFound(f"no intent with id {intent_id}.")
@@ -112,7 +112,7 @@ async def get(conn: AsyncConnection[Any], intent_id: UUID) -> Intent:
 async def active_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Intent]:
     """A user's active intents, oldest first."""
     return await fetch_all(
-        conn, "active_intents_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
+        conn, "intents_active_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
     )
 
 
@@ -128,7 +128,7 @@ async def transition(conn: AsyncConnection[Any], intent_id: UUID, to: IntentStat
         "from_statuses": sources,
         "to_status": to,
     }
-    intent = await write_one(conn, "transition_intent", params, Intent)
+    intent = await write_one(conn, "intents_transition", params, Intent)
     if intent is None:
         current = await get(conn, intent_id)
         allowed = ", ".join(TRANSITIONS[current.status]) or "nothing (it is final)"
@@ -171,4 +171,4 @@ async def due(conn: AsyncConnection[Any]) -> Batch[Intent]:
     A stored intent that cannot be read is left out and reported in the
     result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
-    return await fetch_batch(conn, "due_intents", {}, Intent)
+    return await fetch_batch(conn, "intents_due", {}, Intent)

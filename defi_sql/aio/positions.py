@@ -71,7 +71,7 @@ async def create(conn: AsyncConnection[Any], snapshot: NewPosition) -> Position:
         "metadata": _json(snapshot.metadata),
         "snapshot_at": snapshot.snapshot_at,
     }
-    position = await write_one(conn, "create_position", params, Position)
+    position = await write_one(conn, "positions_create", params, Position)
     assert position is not None  # INSERT ... RETURNING always returns the row
     return position
 
@@ -95,7 +95,7 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
     try:
         async with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
-            async with cur.copy(statement("copy_positions").sql) as copy:
+            async with cur.copy(statement("positions_ingest").sql) as copy:
                 copy.set_types(list(_COPY_TYPES))
                 for snapshot in snapshots:
                     if not plain(snapshot):
@@ -122,14 +122,14 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
 async def list_for_user(conn: AsyncConnection[Any], user_id: UUID) -> list[Position]:
     """Every snapshot of a user, newest first."""
     return await fetch_all(
-        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_list_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
 
 
 async def latest(conn: AsyncConnection[Any], user_id: UUID) -> Position | None:
     """The user's most recent snapshot on any protocol, or None."""
     return await fetch_one(
-        conn, "latest_user_position", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_latest", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
 
 
@@ -137,7 +137,7 @@ async def latest_per_protocol(conn: AsyncConnection[Any], user_id: UUID) -> list
     """The user's most recent snapshot on each (protocol, chain)."""
     return await fetch_all(
         conn,
-        "latest_user_positions_per_protocol",
+        "positions_latest_per_protocol",
         {"user_id": validate.uuid(user_id, "user_id")},
         Position,
     )
@@ -152,7 +152,7 @@ async def list_for_wallet(
         "protocol": validate.text(protocol, "protocol", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return await fetch_all(conn, "wallet_protocol_positions", params, Position)
+    return await fetch_all(conn, "positions_list_for_wallet", params, Position)
 
 
 async def history(
@@ -164,7 +164,7 @@ async def history(
         "since": validate.aware(since, "since"),
         "until": validate.aware(until, "until"),
     }
-    return await fetch_all(conn, "user_position_history", params, Position)
+    return await fetch_all(conn, "positions_history", params, Position)
 
 
 async def latest_per_user(conn: AsyncConnection[Any]) -> Batch[Position]:
@@ -173,7 +173,7 @@ async def latest_per_user(conn: AsyncConnection[Any]) -> Batch[Position]:
     A stored snapshot that cannot be read is left out and reported in the
     result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
-    return await fetch_batch(conn, "latest_position_per_user", {}, Position)
+    return await fetch_batch(conn, "positions_latest_per_user", {}, Position)
 
 
 async def at_risk(
@@ -201,6 +201,6 @@ async def iterate_all(
     transaction when the generator is closed: use ``async with aclosing(...)``
     to close it at once.
     """
-    async with aclosing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
+    async with aclosing(stream(conn, "positions_iterate_all", {}, Position, batch=batch)) as rows:
         async for position in rows:
             yield position

@@ -51,7 +51,7 @@ async def create(
         "detected_at": detected_at,
         "expires_at": expires_at,
     }
-    signal = await write_one(conn, "create_signal", params, Signal)
+    signal = await write_one(conn, "signals_create", params, Signal)
     assert signal is not None  # INSERT ... RETURNING always returns the row
     return signal
 
@@ -59,7 +59,7 @@ async def create(
 async def get(conn: AsyncConnection[Any], signal_id: UUID) -> Signal:
     """The signal with this id; :class:`NotFound` otherwise."""
     signal = await fetch_one(
-        conn, "get_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+        conn, "signals_get", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
     )
     if signal is None:
         raise NotFound(f"no signal with id {signal_id}.")
@@ -69,7 +69,7 @@ async def get(conn: AsyncConnection[Any], signal_id: UUID) -> Signal:
 async def active_for_asset(conn: AsyncConnection[Any], asset: str) -> list[Signal]:
     """Active, unexpired signals of one asset, newest first."""
     params = {"asset": validate.text(asset, "asset", max_length=64)}
-    return await fetch_all(conn, "active_signals_for_asset", params, Signal)
+    return await fetch_all(conn, "signals_active_for_asset", params, Signal)
 
 
 async def recent_by_type(conn: AsyncConnection[Any], type: str, *, limit: int = 50) -> list[Signal]:
@@ -78,24 +78,24 @@ async def recent_by_type(conn: AsyncConnection[Any], type: str, *, limit: int = 
         "type": validate.text(type, "type", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return await fetch_all(conn, "recent_signals_by_type", params, Signal)
+    return await fetch_all(conn, "signals_recent_by_type", params, Signal)
 
 
 async def active(conn: AsyncConnection[Any], *, limit: int = 100) -> list[Signal]:
     """Every active, unexpired signal, newest first, at most ``limit``."""
     params = {"max_rows": validate.positive_int(limit, "limit")}
-    return await fetch_all(conn, "active_signals", params, Signal)
+    return await fetch_all(conn, "signals_active", params, Signal)
 
 
 async def expire_overdue(conn: AsyncConnection[Any]) -> int:
     """Mark active signals past their ``expires_at`` expired; return how many."""
-    return await execute(conn, "expire_overdue_signals", {})
+    return await execute(conn, "signals_expire_overdue", {})
 
 
 async def acknowledge(conn: AsyncConnection[Any], signal_id: UUID) -> Signal:
     """Mark an active signal acknowledged (acknowledging twice is harmless)."""
     signal = await write_one(
-        conn, "acknowledge_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+        conn, "signals_acknowledge", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
     )
     if signal is None:
         current = await get(conn, signal_id)

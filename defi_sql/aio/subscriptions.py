@@ -74,9 +74,9 @@ async def subscribe(
     types = stream_type_list(stream_types)
     params = {"name": key, "stream_types": types}
     async with transaction(conn):
-        sub = await write_one(conn, "create_subscription", params, Subscription)
+        sub = await write_one(conn, "subscriptions_create", params, Subscription)
         if sub is None:
-            sub = await fetch_one(conn, "get_subscription", {"name": key}, Subscription)
+            sub = await fetch_one(conn, "subscriptions_get", {"name": key}, Subscription)
     if sub is None:  # deleted between the two statements
         raise _missing(key)
     if sub.stream_types != types:
@@ -90,7 +90,7 @@ async def subscribe(
 async def get(conn: AsyncConnection[Any], name: str) -> Subscription:
     """The subscription ``name`` and its checkpoint, or :class:`NotFound`."""
     key = _name(name)
-    sub = await fetch_one(conn, "get_subscription", {"name": key}, Subscription)
+    sub = await fetch_one(conn, "subscriptions_get", {"name": key}, Subscription)
     if sub is None:
         raise _missing(key)
     return sub
@@ -98,7 +98,7 @@ async def get(conn: AsyncConnection[Any], name: str) -> Subscription:
 
 async def list_all(conn: AsyncConnection[Any]) -> list[Subscription]:
     """Every subscription, by name: where each consumer stands."""
-    return await fetch_all(conn, "list_subscriptions", {}, Subscription)
+    return await fetch_all(conn, "subscriptions_list_all", {}, Subscription)
 
 
 async def poll(conn: AsyncConnection[Any], name: str, handler: Handler, *, limit: int = 500) -> int:
@@ -114,11 +114,11 @@ async def poll(conn: AsyncConnection[Any], name: str, handler: Handler, *, limit
     key = _name(name)
     size = validate.positive_int(limit, "limit")
     async with transaction(conn):
-        sub = await fetch_one(conn, "lock_subscription", {"name": key}, Subscription)
+        sub = await fetch_one(conn, "subscriptions_lock", {"name": key}, Subscription)
         if sub is None:
             raise _missing(key)
         # taken before the read: every transaction below it has ended by then
-        horizon = await fetch_int(conn, "event_horizon", {})
+        horizon = await fetch_int(conn, "events_horizon", {})
         start = sub.checkpoint
         params = {
             "after_transaction_id": start.transaction_id,
@@ -126,7 +126,7 @@ async def poll(conn: AsyncConnection[Any], name: str, handler: Handler, *, limit
             "stream_types": sub.stream_types,
             "max_rows": size,
         }
-        events = await fetch_all(conn, "read_all_after", params, Event)
+        events = await fetch_all(conn, "events_read_all_after", params, Event)
         end = Checkpoint.of(events[-1]) if events else start
         if sub.stream_types is not None and len(events) < size and horizon > 0:
             # everything below the horizon was read: skip the other types' events for good
@@ -140,7 +140,7 @@ async def poll(conn: AsyncConnection[Any], name: str, handler: Handler, *, limit
                 "position": end.position,
                 "handled": len(events),
             }
-            await write_one(conn, "advance_subscription", advanced, Subscription)
+            await write_one(conn, "subscriptions_advance", advanced, Subscription)
     return len(events)
 
 
@@ -184,7 +184,7 @@ async def reset(
     where = checkpoint(to, "to")
     params = {"name": key, "transaction_id": where.transaction_id, "position": where.position}
     async with transaction(conn):
-        sub = await write_one(conn, "reset_subscription", params, Subscription)
+        sub = await write_one(conn, "subscriptions_reset", params, Subscription)
     if sub is None:
         raise _missing(key)
     return sub
@@ -194,7 +194,7 @@ async def delete(conn: AsyncConnection[Any], name: str) -> Subscription:
     """Forget subscription ``name`` and its checkpoint; return it as it was."""
     key = _name(name)
     async with transaction(conn):
-        sub = await write_one(conn, "delete_subscription", {"name": key}, Subscription)
+        sub = await write_one(conn, "subscriptions_delete", {"name": key}, Subscription)
     if sub is None:
         raise _missing(key)
     return sub

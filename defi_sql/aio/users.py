@@ -53,7 +53,7 @@ async def create(
         "preferences": _preferences(preferences or UserPreferences()),
         "telegram_chat_id": _chat_id(telegram_chat_id),
     }
-    user = await write_one(conn, "create_user", params, User)
+    user = await write_one(conn, "users_create", params, User)
     assert user is not None  # INSERT ... RETURNING always returns the row
     return user
 
@@ -61,7 +61,7 @@ async def create(
 async def get(conn: AsyncConnection[Any], user_id: UUID) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
     return _found(
-        await fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User),
+        await fetch_one(conn, "users_get", {"user_id": validate.uuid(user_id, "user_id")}, User),
         user_id,
     )
 
@@ -69,14 +69,14 @@ async def get(conn: AsyncConnection[Any], user_id: UUID) -> User:
 async def find_by_wallet(conn: AsyncConnection[Any], wallet_address: str) -> User | None:
     """The user of this wallet (any letter case), or None."""
     address = validate.wallet_address(wallet_address)
-    return await fetch_one(conn, "get_user_by_wallet", {"wallet_address": address}, User)
+    return await fetch_one(conn, "users_find_by_wallet", {"wallet_address": address}, User)
 
 
 async def get_or_create(conn: AsyncConnection[Any], wallet_address: str) -> User:
     """Idempotent sign-in: the wallet's user, created with default preferences if missing."""
     address = validate.wallet_address(wallet_address)
     for _attempt in range(3):
-        user = await write_one(conn, "get_or_create_user", {"wallet_address": address}, User)
+        user = await write_one(conn, "users_get_or_create", {"wallet_address": address}, User)
         if user is not None:
             return user
         # A concurrent sign-in inserted the row after this statement's snapshot
@@ -89,7 +89,7 @@ async def update_preferences(
 ) -> User:
     """Merge ``patch`` into the stored preferences: the keys it sets replace the stored ones."""
     params = {"user_id": validate.uuid(user_id, "user_id"), "patch": _preferences(patch)}
-    return _found(await write_one(conn, "merge_user_preferences", params, User), user_id)
+    return _found(await write_one(conn, "users_update_preferences", params, User), user_id)
 
 
 async def set_telegram_chat(
@@ -100,12 +100,12 @@ async def set_telegram_chat(
         "user_id": validate.uuid(user_id, "user_id"),
         "telegram_chat_id": _chat_id(telegram_chat_id),
     }
-    return _found(await write_one(conn, "set_user_telegram_chat", params, User), user_id)
+    return _found(await write_one(conn, "users_set_telegram_chat", params, User), user_id)
 
 
 async def delete(conn: AsyncConnection[Any], user_id: UUID) -> None:
     """Delete the user with their positions, alerts and intents; :class:`NotFound` if absent."""
-    if await execute(conn, "delete_user", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
+    if await execute(conn, "users_delete", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
         raise NotFound(f"no user with id {user_id}.")
 
 
@@ -113,6 +113,6 @@ async def get_with_positions(conn: AsyncConnection[Any], user_id: UUID) -> UserW
     """The user and all their position snapshots, newest first: two queries, no N+1."""
     user = await get(conn, user_id)
     positions = await fetch_all(
-        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_list_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
     return UserWithPositions(user=user, positions=positions)

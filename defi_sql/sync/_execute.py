@@ -104,11 +104,11 @@ def acting_as(conn: Connection[Any], user_id: UUID) -> Iterator[None]:
     nested = conn.info.transaction_status != TransactionStatus.IDLE
     with transaction(conn):
         # a transaction of its own ends with the setting: only a nested one restores it
-        previous = fetch_value(conn, "acting_user_setting", {}) if nested else None
-        fetch_value(conn, "act_for_user", {"user_id": user})
+        previous = fetch_value(conn, "session_acting_user", {}) if nested else None
+        fetch_value(conn, "session_act_for_user", {"user_id": user})
         yield
         if nested:
-            fetch_value(conn, "act_for_user", {"user_id": previous})
+            fetch_value(conn, "session_act_for_user", {"user_id": previous})
 
 
 def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) -> T | None:

@@ -118,14 +118,14 @@ def create(
             validate.document({} if metadata is None else metadata, "metadata"), dumps=encode_json
         ),
     }
-    alert = write_one(conn, "create_alert", params, Alert)
+    alert = write_one(conn, "alerts_create", params, Alert)
     assert alert is not None  # INSERT ... RETURNING always returns the row
     return alert
 
 
 def get(conn: Connection[Any], alert_id: UUID) -> Alert:
     """The alert with this id; :class:`NotFound` otherwise."""
-    alert = fetch_one(conn, "get_alert", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert)
+    alert = fetch_one(conn, "alerts_get", {"alert_id": validate.uuid(alert_id, "alert_id")}, Alert)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}.")
     return alert
@@ -134,7 +134,7 @@ def get(conn: Connection[Any], alert_id: UUID) -> Alert:
 def pending_for_user(conn: Connection[Any], user_id: UUID) -> list[AlertWithSignal]:
     """A user's pending alerts, newest first, each with its signal: two queries, no N+1."""
     alerts = fetch_all(
-        conn, "pending_alerts_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
+        conn, "alerts_pending_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Alert
     )
     ids = sorted({a.signal_id for a in alerts if a.signal_id is not None})
     signals = fetch_all(conn, "signals_by_ids", {"signal_ids": ids}, Signal) if ids else []
@@ -151,7 +151,7 @@ def fan_out(conn: Connection[Any], signal_id: UUID) -> int:
     One statement; users already alerted about this signal are skipped, so
     fanning out twice adds nothing.
     """
-    return execute(conn, "fan_out_signal", {"signal_id": validate.uuid(signal_id, "signal_id")})
+    return execute(conn, "alerts_fan_out", {"signal_id": validate.uuid(signal_id, "signal_id")})
 
 
 def claim(
@@ -180,11 +180,11 @@ def claim(
         "lease": validate.duration(lease, "lease", maximum=MAX_LEASE),
     }
     with transaction(conn):
-        batch = write_batch(conn, "claim_pending_alerts", params, Alert)
+        batch = write_batch(conn, "alerts_claim", params, Alert)
         if batch.unreadable:
             ids = [error.row_id for error in batch.unreadable]
             reasons = [f"unreadable: {error}" for error in batch.unreadable]
-            execute(conn, "set_aside_unreadable_alerts", {"alert_ids": ids, "reasons": reasons})
+            execute(conn, "alerts_set_aside_unreadable", {"alert_ids": ids, "reasons": reasons})
     return batch
 
 
@@ -237,7 +237,7 @@ def mark_sent(conn: Connection[Any], alert_id: UUID, *, claim_token: UUID | None
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": _token(claim_token)}
     return _transition(
         conn,
-        "mark_alert_sent",
+        "alerts_mark_sent",
         params,
         to="sent",
         leased_from=("pending", "failed"),
@@ -268,7 +268,9 @@ def mark_sent_many(conn: Connection[Any], alerts: Sequence[Alert]) -> list[Alert
         tokens.append(alert.claim_token)
     if not ids:
         return []
-    return write_all(conn, "mark_alerts_sent", {"alert_ids": ids, "claim_tokens": tokens}, Alert)
+    return write_all(
+        conn, "alerts_mark_sent_many", {"alert_ids": ids, "claim_tokens": tokens}, Alert
+    )
 
 
 def mark_failed(
@@ -310,7 +312,7 @@ def mark_failed(
         )
     return _transition(
         conn,
-        "mark_alert_failed",
+        "alerts_mark_failed",
         params,
         to="failed",
         leased_from=("pending",),
@@ -327,7 +329,7 @@ def dead_letters(conn: Connection[Any], *, limit: int = 100) -> Batch[Alert]:
     ``unreadable`` (:class:`~defi_sql.rows.Batch`).
     """
     params = {"max_rows": validate.positive_int(limit, "limit")}
-    return fetch_batch(conn, "dead_letter_alerts", params, Alert)
+    return fetch_batch(conn, "alerts_dead_letters", params, Alert)
 
 
 def requeue(conn: Connection[Any], alert_id: UUID) -> Alert:
@@ -341,7 +343,7 @@ def requeue(conn: Connection[Any], alert_id: UUID) -> Alert:
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
     return _transition(
         conn,
-        "requeue_alert",
+        "alerts_requeue",
         params,
         to="pending",
         rule="only failed alerts (dead letters) can be requeued",
@@ -353,7 +355,7 @@ def acknowledge(conn: Connection[Any], alert_id: UUID) -> Alert:
     params = {"alert_id": validate.uuid(alert_id, "alert_id"), "claim_token": None}
     return _transition(
         conn,
-        "acknowledge_alert",
+        "alerts_acknowledge",
         params,
         to="acknowledged",
         rule="only sent alerts can be acknowledged",

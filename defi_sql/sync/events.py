@@ -86,13 +86,13 @@ def append(
                 "owner_id": owner,
             }
             try:
-                row = write_one(conn, "append_event", params, Event)
+                row = write_one(conn, "events_append", params, Event)
             except Conflict as exc:  # the same event_id, committed meanwhile by a re-send
                 if exc.constraint != "event_store_event_id_key":
                     raise
                 row = None
             if row is None:
-                row = fetch_one(conn, "get_event", {"event_id": event_id}, Event)
+                row = fetch_one(conn, "events_get", {"event_id": event_id}, Event)
                 resent = row is not None and row.stream_id == stream_id and row.version == at + 1
                 if row is not None and not resent:
                     raise Conflict(
@@ -113,7 +113,7 @@ def append(
 
 def version(conn: Connection[Any], stream_id: UUID) -> int:
     """The stream's current version (0 for a stream without events)."""
-    return fetch_int(conn, "stream_version", {"stream_id": validate.uuid(stream_id, "stream_id")})
+    return fetch_int(conn, "events_version", {"stream_id": validate.uuid(stream_id, "stream_id")})
 
 
 def read_stream(conn: Connection[Any], stream_id: UUID, *, after_version: int = 0) -> list[Event]:
@@ -122,7 +122,7 @@ def read_stream(conn: Connection[Any], stream_id: UUID, *, after_version: int = 
         "stream_id": validate.uuid(stream_id, "stream_id"),
         "after_version": validate.natural(after_version, "after_version"),
     }
-    return fetch_all(conn, "read_stream", params, Event)
+    return fetch_all(conn, "events_read_stream", params, Event)
 
 
 def checkpoint(value: object, what: str = "after") -> Checkpoint:
@@ -178,11 +178,11 @@ def read_all_after(
         "stream_types": stream_type_list(stream_types),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return fetch_all(conn, "read_all_after", params, Event)
+    return fetch_all(conn, "events_read_all_after", params, Event)
 
 
 def archive(conn: Connection[Any], before: datetime) -> int:
     """Move events recorded before ``before`` to ``event_store_archive``; return how many."""
     cutoff = validate.aware(before, "before")
     with transaction(conn):
-        return fetch_int(conn, "archive_events_before", {"cutoff": cutoff})
+        return fetch_int(conn, "events_archive", {"cutoff": cutoff})

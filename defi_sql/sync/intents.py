@@ -97,7 +97,7 @@ def create(
         "action": _action(action),
         "expires_at": None if expires_at is None else validate.aware(expires_at, "expires_at"),
     }
-    intent = write_one(conn, "create_intent", params, Intent)
+    intent = write_one(conn, "intents_create", params, Intent)
     assert intent is not None  # INSERT ... RETURNING always returns the row
     return intent
 
@@ -105,7 +105,7 @@ def create(
 def get(conn: Connection[Any], intent_id: UUID) -> Intent:
     """The intent with this id; :class:`NotFound` otherwise."""
     intent = fetch_one(
-        conn, "get_intent", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
+        conn, "intents_get", {"intent_id": validate.uuid(intent_id, "intent_id")}, Intent
     )
     if intent is None:
         raise NotFound(f"no intent with id {intent_id}.")
@@ -115,7 +115,7 @@ def get(conn: Connection[Any], intent_id: UUID) -> Intent:
 def active_for_user(conn: Connection[Any], user_id: UUID) -> list[Intent]:
     """A user's active intents, oldest first."""
     return fetch_all(
-        conn, "active_intents_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
+        conn, "intents_active_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Intent
     )
 
 
@@ -131,7 +131,7 @@ def transition(conn: Connection[Any], intent_id: UUID, to: IntentStatus) -> Inte
         "from_statuses": sources,
         "to_status": to,
     }
-    intent = write_one(conn, "transition_intent", params, Intent)
+    intent = write_one(conn, "intents_transition", params, Intent)
     if intent is None:
         current = get(conn, intent_id)
         allowed = ", ".join(TRANSITIONS[current.status]) or "nothing (it is final)"
@@ -174,4 +174,4 @@ def due(conn: Connection[Any]) -> Batch[Intent]:
     A stored intent that cannot be read is left out and reported in the
     result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
-    return fetch_batch(conn, "due_intents", {}, Intent)
+    return fetch_batch(conn, "intents_due", {}, Intent)

@@ -74,7 +74,7 @@ def create(conn: Connection[Any], snapshot: NewPosition) -> Position:
         "metadata": _json(snapshot.metadata),
         "snapshot_at": snapshot.snapshot_at,
     }
-    position = write_one(conn, "create_position", params, Position)
+    position = write_one(conn, "positions_create", params, Position)
     assert position is not None  # INSERT ... RETURNING always returns the row
     return position
 
@@ -98,7 +98,7 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     try:
         with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
-            with cur.copy(statement("copy_positions").sql) as copy:
+            with cur.copy(statement("positions_ingest").sql) as copy:
                 copy.set_types(list(_COPY_TYPES))
                 for snapshot in snapshots:
                     if not plain(snapshot):
@@ -125,14 +125,14 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
 def list_for_user(conn: Connection[Any], user_id: UUID) -> list[Position]:
     """Every snapshot of a user, newest first."""
     return fetch_all(
-        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_list_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
 
 
 def latest(conn: Connection[Any], user_id: UUID) -> Position | None:
     """The user's most recent snapshot on any protocol, or None."""
     return fetch_one(
-        conn, "latest_user_position", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_latest", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
 
 
@@ -140,7 +140,7 @@ def latest_per_protocol(conn: Connection[Any], user_id: UUID) -> list[Position]:
     """The user's most recent snapshot on each (protocol, chain)."""
     return fetch_all(
         conn,
-        "latest_user_positions_per_protocol",
+        "positions_latest_per_protocol",
         {"user_id": validate.uuid(user_id, "user_id")},
         Position,
     )
@@ -155,7 +155,7 @@ def list_for_wallet(
         "protocol": validate.text(protocol, "protocol", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return fetch_all(conn, "wallet_protocol_positions", params, Position)
+    return fetch_all(conn, "positions_list_for_wallet", params, Position)
 
 
 def history(
@@ -167,7 +167,7 @@ def history(
         "since": validate.aware(since, "since"),
         "until": validate.aware(until, "until"),
     }
-    return fetch_all(conn, "user_position_history", params, Position)
+    return fetch_all(conn, "positions_history", params, Position)
 
 
 def latest_per_user(conn: Connection[Any]) -> Batch[Position]:
@@ -176,7 +176,7 @@ def latest_per_user(conn: Connection[Any]) -> Batch[Position]:
     A stored snapshot that cannot be read is left out and reported in the
     result's ``unreadable`` (:class:`~defi_sql.rows.Batch`); the others are served.
     """
-    return fetch_batch(conn, "latest_position_per_user", {}, Position)
+    return fetch_batch(conn, "positions_latest_per_user", {}, Position)
 
 
 def at_risk(
@@ -200,6 +200,6 @@ def iterate_all(conn: Connection[Any], *, batch: int = 2000) -> Generator[Positi
     transaction when the generator is closed: use ``with closing(...)``
     to close it at once.
     """
-    with closing(stream(conn, "stream_positions", {}, Position, batch=batch)) as rows:
+    with closing(stream(conn, "positions_iterate_all", {}, Position, batch=batch)) as rows:
         for position in rows:
             yield position

@@ -54,7 +54,7 @@ def create(
         "detected_at": detected_at,
         "expires_at": expires_at,
     }
-    signal = write_one(conn, "create_signal", params, Signal)
+    signal = write_one(conn, "signals_create", params, Signal)
     assert signal is not None  # INSERT ... RETURNING always returns the row
     return signal
 
@@ -62,7 +62,7 @@ def create(
 def get(conn: Connection[Any], signal_id: UUID) -> Signal:
     """The signal with this id; :class:`NotFound` otherwise."""
     signal = fetch_one(
-        conn, "get_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+        conn, "signals_get", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
     )
     if signal is None:
         raise NotFound(f"no signal with id {signal_id}.")
@@ -72,7 +72,7 @@ def get(conn: Connection[Any], signal_id: UUID) -> Signal:
 def active_for_asset(conn: Connection[Any], asset: str) -> list[Signal]:
     """Active, unexpired signals of one asset, newest first."""
     params = {"asset": validate.text(asset, "asset", max_length=64)}
-    return fetch_all(conn, "active_signals_for_asset", params, Signal)
+    return fetch_all(conn, "signals_active_for_asset", params, Signal)
 
 
 def recent_by_type(conn: Connection[Any], type: str, *, limit: int = 50) -> list[Signal]:
@@ -81,24 +81,24 @@ def recent_by_type(conn: Connection[Any], type: str, *, limit: int = 50) -> list
         "type": validate.text(type, "type", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return fetch_all(conn, "recent_signals_by_type", params, Signal)
+    return fetch_all(conn, "signals_recent_by_type", params, Signal)
 
 
 def active(conn: Connection[Any], *, limit: int = 100) -> list[Signal]:
     """Every active, unexpired signal, newest first, at most ``limit``."""
     params = {"max_rows": validate.positive_int(limit, "limit")}
-    return fetch_all(conn, "active_signals", params, Signal)
+    return fetch_all(conn, "signals_active", params, Signal)
 
 
 def expire_overdue(conn: Connection[Any]) -> int:
     """Mark active signals past their ``expires_at`` expired; return how many."""
-    return execute(conn, "expire_overdue_signals", {})
+    return execute(conn, "signals_expire_overdue", {})
 
 
 def acknowledge(conn: Connection[Any], signal_id: UUID) -> Signal:
     """Mark an active signal acknowledged (acknowledging twice is harmless)."""
     signal = write_one(
-        conn, "acknowledge_signal", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
+        conn, "signals_acknowledge", {"signal_id": validate.uuid(signal_id, "signal_id")}, Signal
     )
     if signal is None:
         current = get(conn, signal_id)

@@ -76,9 +76,9 @@ def subscribe(
     types = stream_type_list(stream_types)
     params = {"name": key, "stream_types": types}
     with transaction(conn):
-        sub = write_one(conn, "create_subscription", params, Subscription)
+        sub = write_one(conn, "subscriptions_create", params, Subscription)
         if sub is None:
-            sub = fetch_one(conn, "get_subscription", {"name": key}, Subscription)
+            sub = fetch_one(conn, "subscriptions_get", {"name": key}, Subscription)
     if sub is None:  # deleted between the two statements
         raise _missing(key)
     if sub.stream_types != types:
@@ -92,7 +92,7 @@ def subscribe(
 def get(conn: Connection[Any], name: str) -> Subscription:
     """The subscription ``name`` and its checkpoint, or :class:`NotFound`."""
     key = _name(name)
-    sub = fetch_one(conn, "get_subscription", {"name": key}, Subscription)
+    sub = fetch_one(conn, "subscriptions_get", {"name": key}, Subscription)
     if sub is None:
         raise _missing(key)
     return sub
@@ -100,7 +100,7 @@ def get(conn: Connection[Any], name: str) -> Subscription:
 
 def list_all(conn: Connection[Any]) -> list[Subscription]:
     """Every subscription, by name: where each consumer stands."""
-    return fetch_all(conn, "list_subscriptions", {}, Subscription)
+    return fetch_all(conn, "subscriptions_list_all", {}, Subscription)
 
 
 def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500) -> int:
@@ -116,11 +116,11 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
     key = _name(name)
     size = validate.positive_int(limit, "limit")
     with transaction(conn):
-        sub = fetch_one(conn, "lock_subscription", {"name": key}, Subscription)
+        sub = fetch_one(conn, "subscriptions_lock", {"name": key}, Subscription)
         if sub is None:
             raise _missing(key)
         # taken before the read: every transaction below it has ended by then
-        horizon = fetch_int(conn, "event_horizon", {})
+        horizon = fetch_int(conn, "events_horizon", {})
         start = sub.checkpoint
         params = {
             "after_transaction_id": start.transaction_id,
@@ -128,7 +128,7 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
             "stream_types": sub.stream_types,
             "max_rows": size,
         }
-        events = fetch_all(conn, "read_all_after", params, Event)
+        events = fetch_all(conn, "events_read_all_after", params, Event)
         end = Checkpoint.of(events[-1]) if events else start
         if sub.stream_types is not None and len(events) < size and horizon > 0:
             # everything below the horizon was read: skip the other types' events for good
@@ -142,7 +142,7 @@ def poll(conn: Connection[Any], name: str, handler: Handler, *, limit: int = 500
                 "position": end.position,
                 "handled": len(events),
             }
-            write_one(conn, "advance_subscription", advanced, Subscription)
+            write_one(conn, "subscriptions_advance", advanced, Subscription)
     return len(events)
 
 
@@ -184,7 +184,7 @@ def reset(conn: Connection[Any], name: str, to: Checkpoint | None = None) -> Sub
     where = checkpoint(to, "to")
     params = {"name": key, "transaction_id": where.transaction_id, "position": where.position}
     with transaction(conn):
-        sub = write_one(conn, "reset_subscription", params, Subscription)
+        sub = write_one(conn, "subscriptions_reset", params, Subscription)
     if sub is None:
         raise _missing(key)
     return sub
@@ -194,7 +194,7 @@ def delete(conn: Connection[Any], name: str) -> Subscription:
     """Forget subscription ``name`` and its checkpoint; return it as it was."""
     key = _name(name)
     with transaction(conn):
-        sub = write_one(conn, "delete_subscription", {"name": key}, Subscription)
+        sub = write_one(conn, "subscriptions_delete", {"name": key}, Subscription)
     if sub is None:
         raise _missing(key)
     return sub

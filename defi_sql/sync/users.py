@@ -56,7 +56,7 @@ def create(
         "preferences": _preferences(preferences or UserPreferences()),
         "telegram_chat_id": _chat_id(telegram_chat_id),
     }
-    user = write_one(conn, "create_user", params, User)
+    user = write_one(conn, "users_create", params, User)
     assert user is not None  # INSERT ... RETURNING always returns the row
     return user
 
@@ -64,7 +64,7 @@ def create(
 def get(conn: Connection[Any], user_id: UUID) -> User:
     """The user with this id; :class:`NotFound` otherwise."""
     return _found(
-        fetch_one(conn, "get_user", {"user_id": validate.uuid(user_id, "user_id")}, User),
+        fetch_one(conn, "users_get", {"user_id": validate.uuid(user_id, "user_id")}, User),
         user_id,
     )
 
@@ -72,14 +72,14 @@ def get(conn: Connection[Any], user_id: UUID) -> User:
 def find_by_wallet(conn: Connection[Any], wallet_address: str) -> User | None:
     """The user of this wallet (any letter case), or None."""
     address = validate.wallet_address(wallet_address)
-    return fetch_one(conn, "get_user_by_wallet", {"wallet_address": address}, User)
+    return fetch_one(conn, "users_find_by_wallet", {"wallet_address": address}, User)
 
 
 def get_or_create(conn: Connection[Any], wallet_address: str) -> User:
     """Idempotent sign-in: the wallet's user, created with default preferences if missing."""
     address = validate.wallet_address(wallet_address)
     for _attempt in range(3):
-        user = write_one(conn, "get_or_create_user", {"wallet_address": address}, User)
+        user = write_one(conn, "users_get_or_create", {"wallet_address": address}, User)
         if user is not None:
             return user
         # A concurrent sign-in inserted the row after this statement's snapshot
@@ -90,7 +90,7 @@ def get_or_create(conn: Connection[Any], wallet_address: str) -> User:
 def update_preferences(conn: Connection[Any], user_id: UUID, patch: UserPreferences) -> User:
     """Merge ``patch`` into the stored preferences: the keys it sets replace the stored ones."""
     params = {"user_id": validate.uuid(user_id, "user_id"), "patch": _preferences(patch)}
-    return _found(write_one(conn, "merge_user_preferences", params, User), user_id)
+    return _found(write_one(conn, "users_update_preferences", params, User), user_id)
 
 
 def set_telegram_chat(conn: Connection[Any], user_id: UUID, telegram_chat_id: str | None) -> User:
@@ -99,12 +99,12 @@ def set_telegram_chat(conn: Connection[Any], user_id: UUID, telegram_chat_id: st
         "user_id": validate.uuid(user_id, "user_id"),
         "telegram_chat_id": _chat_id(telegram_chat_id),
     }
-    return _found(write_one(conn, "set_user_telegram_chat", params, User), user_id)
+    return _found(write_one(conn, "users_set_telegram_chat", params, User), user_id)
 
 
 def delete(conn: Connection[Any], user_id: UUID) -> None:
     """Delete the user with their positions, alerts and intents; :class:`NotFound` if absent."""
-    if execute(conn, "delete_user", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
+    if execute(conn, "users_delete", {"user_id": validate.uuid(user_id, "user_id")}) == 0:
         raise NotFound(f"no user with id {user_id}.")
 
 
@@ -112,6 +112,6 @@ def get_with_positions(conn: Connection[Any], user_id: UUID) -> UserWithPosition
     """The user and all their position snapshots, newest first: two queries, no N+1."""
     user = get(conn, user_id)
     positions = fetch_all(
-        conn, "list_user_positions", {"user_id": validate.uuid(user_id, "user_id")}, Position
+        conn, "positions_list_for_user", {"user_id": validate.uuid(user_id, "user_id")}, Position
     )
     return UserWithPositions(user=user, positions=positions)

@@ -1,7 +1,7 @@
 -- Alerts: notifications to a user, delivered by workers over a channel.
 -- role: defi_app, defi_worker
 
--- name: create_alert(user_id, signal_id, type, channel, message, metadata)^
+-- name: alerts_create(user_id, signal_id, type, channel, message, metadata)^
 -- Queue an alert for delivery (status pending).
 -- returns: Alert
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
@@ -10,7 +10,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key, next_attempt_at;
 
--- name: get_alert(alert_id)^
+-- name: alerts_get(alert_id)^
 -- One alert by id.
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
@@ -19,7 +19,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
   FROM alerts
  WHERE id = :alert_id;
 
--- name: pending_alerts_for_user(user_id)
+-- name: alerts_pending_for_user(user_id)
 -- A user's pending alerts, newest first (alerts_user_id_status_created_at_idx).
 -- returns: Alert
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
@@ -30,7 +30,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
    AND status = 'pending'
  ORDER BY created_at DESC, id DESC;
 
--- name: fan_out_signal(signal_id)!
+-- name: alerts_fan_out(signal_id)!
 -- Queue the signal for every user whose preferences.activeSignals contain its
 -- type, once per notification channel that can reach the user: telegram only
 -- with a linked telegram_chat_id, email and in_app always; in_app when the
@@ -62,7 +62,7 @@ SELECT u.id, s.id, 'signal_detected', ch.channel,
    AND NOT EXISTS (SELECT 1 FROM alerts AS a WHERE a.signal_id = s.id AND a.user_id = u.id)
 ON CONFLICT (signal_id, user_id, type, channel) WHERE signal_id IS NOT NULL DO NOTHING;
 
--- name: claim_pending_alerts(max_rows, lease)
+-- name: alerts_claim(max_rows, lease)
 -- Lease up to max_rows pending alerts, oldest first, whose last lease (if any)
 -- has ended and whose retry (next_attempt_at, if any) is due, skipping rows
 -- another claim is taking right now (alerts_status_created_at_idx): each gets
@@ -98,7 +98,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
   FROM leased
  ORDER BY created_at, id;
 
--- name: mark_alert_sent(alert_id, claim_token)^
+-- name: alerts_mark_sent(alert_id, claim_token)^
 -- A pending (or previously failed) alert was delivered, by the holder of its
 -- latest lease (claim_token), or, with no token, by anyone while no live lease
 -- is held on it. No row: the alert is not in a state to be sent, or the lease
@@ -115,8 +115,8 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key, next_attempt_at;
 
--- name: mark_alerts_sent(alert_ids, claim_tokens)
--- mark_alert_sent for many alerts in one statement: alert_ids[i] with
+-- name: alerts_mark_sent_many(alert_ids, claim_tokens)
+-- alerts_mark_sent for many alerts in one statement: alert_ids[i] with
 -- claim_tokens[i]; returns the alerts it marked (those whose lease was lost, or
 -- that were not pending or failed, are left out).
 -- returns: Alert
@@ -130,10 +130,10 @@ RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata
           a.sent_at, a.acknowledged_at, a.status, a.created_at, a.attempts,
           a.claimed_until, a.claim_token, a.idempotency_key, a.next_attempt_at;
 
--- name: mark_alert_failed(alert_id, reason, claim_token, max_attempts, backoff, max_backoff)^
+-- name: alerts_mark_failed(alert_id, reason, claim_token, max_attempts, backoff, max_backoff)^
 -- A delivery attempt of a pending alert failed; the reason is kept in
 -- metadata.failureReason (the last one wins). The same lease rule as
--- mark_alert_sent. Before max_attempts attempts (claims; a failure outside any
+-- alerts_mark_sent. Before max_attempts attempts (claims; a failure outside any
 -- claim counts as one) the alert goes back to the queue: still pending, its
 -- lease ended and its token void (claimed_until and claim_token NULL), due at
 -- next_attempt_at = now + least(backoff * 2^(attempts - 1), max_backoff),
@@ -167,7 +167,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key, next_attempt_at;
 
--- name: dead_letter_alerts(max_rows)
+-- name: alerts_dead_letters(max_rows)
 -- The dead letters, newest first: alerts out of the delivery queue for good
 -- (status failed: their last attempt failed, or claim could not read them),
 -- each with its last error in metadata.failureReason
@@ -181,7 +181,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
  ORDER BY created_at DESC, id DESC
  LIMIT :max_rows;
 
--- name: requeue_alert(alert_id)^
+-- name: alerts_requeue(alert_id)^
 -- An operator puts a dead letter back in the queue: pending, due at once, with
 -- its attempts counted from 0 again and no lease (a late holder's token is
 -- void); the idempotency_key is kept, so a channel that got an earlier attempt
@@ -212,7 +212,7 @@ SELECT CASE WHEN pg_try_advisory_lock(110386672631812)
             ELSE true
        END AS unsettled;
 
--- name: acknowledge_alert(alert_id)^
+-- name: alerts_acknowledge(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
 -- returns: Alert
 UPDATE alerts
@@ -223,7 +223,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
           acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
           idempotency_key, next_attempt_at;
 
--- name: set_aside_unreadable_alerts(alert_ids, reasons)!
+-- name: alerts_set_aside_unreadable(alert_ids, reasons)!
 -- Take claimed alerts that cannot be read out of the delivery queue: each
 -- becomes failed, with its reason (reasons[i] for alert_ids[i]) kept in
 -- metadata.failureReason, so that it never comes first in a claim again.

@@ -1,7 +1,7 @@
 -- The event store: append-only streams with optimistic concurrency.
 -- role: defi_app, defi_worker
 
--- name: append_event(event_id, stream_type, stream_id, expected_version, event_type, payload, metadata, occurred_at, owner_id)^
+-- name: events_append(event_id, stream_type, stream_id, expected_version, event_type, payload, metadata, occurred_at, owner_id)^
 -- Append one event as version expected_version + 1, only if the stream is at
 -- expected_version now; a concurrent writer of the same version fails on
 -- event_store_stream_id_version_key. No row: the stream has moved on. The
@@ -21,7 +21,7 @@ RETURNING position, event_id, stream_type, stream_id, version, event_type, paylo
           metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
           owner_id;
 
--- name: get_event(event_id)^
+-- name: events_get(event_id)^
 -- One event by its id (to recognise a re-sent append).
 -- returns: Event
 -- not null: transaction_id
@@ -31,7 +31,7 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
   FROM event_store
  WHERE event_id = :event_id;
 
--- name: stream_version(stream_id)$
+-- name: events_version(stream_id)$
 -- The stream's current version, archived events included (0 when empty).
 -- returns: int
 SELECT greatest((SELECT coalesce(max(version), 0) FROM event_store
@@ -39,7 +39,7 @@ SELECT greatest((SELECT coalesce(max(version), 0) FROM event_store
                 (SELECT coalesce(max(version), 0) FROM event_store_archive
                   WHERE stream_id = :stream_id));
 
--- name: read_stream(stream_id, after_version)
+-- name: events_read_stream(stream_id, after_version)
 -- A stream's events after a version, in version order, archived ones included.
 -- returns: Event
 -- not null: transaction_id
@@ -58,7 +58,7 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
    AND version > :after_version
  ORDER BY version;
 
--- name: read_all_after(after_transaction_id, after_position, stream_types, max_rows)
+-- name: events_read_all_after(after_transaction_id, after_position, stream_types, max_rows)
 -- Every stream's events after a checkpoint, archived ones included, in
 -- (transaction_id, position) order, and only those of transactions below the
 -- snapshot's xmin: every such transaction has ended, so no event can commit
@@ -87,12 +87,12 @@ SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
  ORDER BY e.xid, e.position
  LIMIT :max_rows;
 
--- name: event_horizon()$
+-- name: events_horizon()$
 -- The oldest transaction that may still be running: every event of an older
 -- transaction is committed or gone (pg_snapshot_xmin of the current snapshot).
 -- returns: int
--- not null: event_horizon
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS event_horizon;
+-- not null: events_horizon
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS events_horizon;
 
 -- name: events_unsettled()$
 -- True while a read may soon find events that no notification announces
@@ -111,7 +111,7 @@ SELECT CASE WHEN pg_try_advisory_lock(110386672631810)
        OR EXISTS (SELECT FROM event_store
                    WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS unsettled;
 
--- name: archive_events_before(cutoff)$
+-- name: events_archive(cutoff)$
 -- Move events recorded before the cut-off to event_store_archive; their count
 -- (archive_events returns a count, never NULL). The owner's maintenance (0014).
 -- role: owner

@@ -1,7 +1,7 @@
 -- Intents: conditional actions ("if health factor < 1.2, repay 1000 USDT").
 -- role: defi_app, defi_worker
 
--- name: create_intent(user_id, protocol, chain_id, condition, action, expires_at)^
+-- name: intents_create(user_id, protocol, chain_id, condition, action, expires_at)^
 -- Record an active intent.
 -- returns: Intent
 INSERT INTO intents (user_id, protocol, chain_id, condition, action, expires_at)
@@ -9,7 +9,7 @@ VALUES (:user_id, :protocol, :chain_id, :condition, :action, :expires_at)
 RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_at,
           executed_at, expires_at, created_at, updated_at;
 
--- name: get_intent(intent_id)^
+-- name: intents_get(intent_id)^
 -- One intent by id.
 -- returns: Intent
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
@@ -17,7 +17,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
   FROM intents
  WHERE id = :intent_id;
 
--- name: active_intents_for_user(user_id)
+-- name: intents_active_for_user(user_id)
 -- A user's active, unexpired intents, oldest first (intents_user_id_status_idx).
 -- returns: Intent
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
@@ -28,7 +28,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
    AND (expires_at IS NULL OR expires_at > now())
  ORDER BY created_at, id;
 
--- name: transition_intent(intent_id, from_statuses, to_status)^
+-- name: intents_transition(intent_id, from_statuses, to_status)^
 -- Move an intent to to_status if its status is one of from_statuses, stamping
 -- triggered_at / executed_at on the way in.
 -- returns: Intent
@@ -41,7 +41,7 @@ UPDATE intents
 RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_at,
           executed_at, expires_at, created_at, updated_at;
 
--- name: due_intents()
+-- name: intents_due()
 -- Active, unexpired intents whose health-factor condition holds on at least
 -- one of the user's latest snapshots, one per (protocol, chain) within the
 -- intent's scope (all of the user's positions when the intent names none).

@@ -2,12 +2,12 @@
 -- Reads go newest first through positions_user_id_snapshot_at_idx.
 --
 -- One rule names "the latest snapshot", in every query here and in
--- intents.due_intents: the newest snapshot_at, then the last written
+-- intents.intents_due: the newest snapshot_at, then the last written
 -- (write_seq DESC NULLS LAST, from migration 0023), then id DESC. Lists use
 -- the same order, so snapshots with equal times always come in one order.
 -- role: defi_app, defi_worker
 
--- name: create_position(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
+-- name: positions_create(user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt, metadata, snapshot_at)^
 -- Record one snapshot (snapshot_at defaults to now()).
 -- returns: Position
 INSERT INTO positions (user_id, wallet_address, protocol, chain_id, health_factor,
@@ -17,7 +17,7 @@ VALUES (:user_id, :wallet_address, :protocol, :chain_id, :health_factor,
 RETURNING id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
           metadata, snapshot_at, created_at, updated_at;
 
--- name: copy_positions#
+-- name: positions_ingest#
 -- Bulk ingest of many snapshots: binary COPY, the rows streamed by the caller.
 -- Measured faster than a JSON array turned into rows by the server, and than
 -- executemany (bench/README.md). PostgreSQL refuses COPY FROM under row-level
@@ -27,7 +27,7 @@ COPY positions (user_id, wallet_address, protocol, chain_id, health_factor,
                 collateral, debt, metadata, snapshot_at)
 FROM STDIN (FORMAT BINARY);
 
--- name: list_user_positions(user_id)
+-- name: positions_list_for_user(user_id)
 -- Every snapshot of a user, newest first (preloading a user's positions).
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
@@ -36,7 +36,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  WHERE user_id = :user_id
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
--- name: latest_user_position(user_id)^
+-- name: positions_latest(user_id)^
 -- The most recent snapshot of a user, on any protocol.
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
@@ -46,7 +46,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT 1;
 
--- name: latest_user_positions_per_protocol(user_id)
+-- name: positions_latest_per_protocol(user_id)
 -- The most recent snapshot of a user on each (protocol, chain).
 -- returns: Position
 SELECT DISTINCT ON (protocol, chain_id)
@@ -56,7 +56,7 @@ SELECT DISTINCT ON (protocol, chain_id)
  WHERE user_id = :user_id
  ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
--- name: wallet_protocol_positions(wallet_address, protocol, max_rows)
+-- name: positions_list_for_wallet(wallet_address, protocol, max_rows)
 -- Snapshots of a wallet on a protocol, newest first, at most max_rows
 -- (positions_wallet_address_protocol_snapshot_at_idx).
 -- returns: Position
@@ -68,7 +68,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT :max_rows;
 
--- name: user_position_history(user_id, since, until)
+-- name: positions_history(user_id, since, until)
 -- A user's snapshots with since <= snapshot_at < until, oldest first.
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
@@ -79,7 +79,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
    AND snapshot_at < :until
  ORDER BY snapshot_at, write_seq NULLS FIRST, id;
 
--- name: latest_position_per_user()
+-- name: positions_latest_per_user()
 -- The most recent snapshot of every user who has one (LATERAL over users:
 -- one index probe per user, in users_pkey order, so no sort). Measured faster
 -- than DISTINCT ON (user_id) and row_number() over positions, which read every
@@ -125,7 +125,7 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
  WHERE p.health_factor < t.alert_threshold
  ORDER BY p.health_factor, p.user_id, p.protocol, p.chain_id;
 
--- name: stream_positions()
+-- name: positions_iterate_all()
 -- Every snapshot in storage order, for exports and projections: no sort, so
 -- it streams from the first row however large the table (iterate it).
 -- returns: Position

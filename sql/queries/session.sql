@@ -1,7 +1,7 @@
 -- The session: whom a defi_app transaction acts for (row-level security, 0015).
 -- role: defi_app, defi_worker
 
--- name: act_for_user(user_id)$
+-- name: session_act_for_user(user_id)$
 -- Act for this user until the transaction ends: set_config(..., true) is
 -- transaction-local, so a pooled connection cannot pass it on to its next borrower.
 -- returns: str
@@ -9,7 +9,7 @@
 SELECT set_config('defi.user_id', :user_id::text, true);
 
 
--- name: acting_user_setting()$
+-- name: session_acting_user()$
 -- The defi.user_id setting as it is now ('' when unset), to restore it after a nested acting_as.
 -- returns: str
 SELECT coalesce(current_setting('defi.user_id', true), '');

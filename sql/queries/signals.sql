@@ -1,14 +1,14 @@
 -- Signals: market events detected for an asset (funding rate, whale movement, ...).
 -- role: defi_worker
 
--- name: create_signal(type, asset, severity, data, detected_at, expires_at)^
+-- name: signals_create(type, asset, severity, data, detected_at, expires_at)^
 -- Record a detected signal (detected_at defaults to now()).
 -- returns: Signal
 INSERT INTO signals (type, asset, severity, data, detected_at, expires_at)
 VALUES (:type, :asset, :severity, :data, coalesce(:detected_at, now()), :expires_at)
 RETURNING id, type, asset, severity, data, detected_at, expires_at, status, created_at;
 
--- name: get_signal(signal_id)^
+-- name: signals_get(signal_id)^
 -- One signal by id.
 -- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
@@ -22,7 +22,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
   FROM signals
  WHERE id = ANY(:signal_ids);
 
--- name: active_signals_for_asset(asset)
+-- name: signals_active_for_asset(asset)
 -- Active, unexpired signals of one asset, newest first (signals_asset_status_idx).
 -- The symbol is matched exactly as written: 'ETH' and 'eth' are two assets.
 -- returns: Signal
@@ -33,7 +33,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
    AND (expires_at IS NULL OR expires_at > now())
  ORDER BY detected_at DESC, id DESC;
 
--- name: recent_signals_by_type(type, max_rows)
+-- name: signals_recent_by_type(type, max_rows)
 -- The latest signals of one type, any status, newest first (signals_type_detected_at_idx).
 -- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
@@ -42,7 +42,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
  ORDER BY detected_at DESC, id DESC
  LIMIT :max_rows;
 
--- name: active_signals(max_rows)
+-- name: signals_active(max_rows)
 -- Every active, unexpired signal, newest first (signals_status_detected_at_idx).
 -- returns: Signal
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
@@ -52,14 +52,14 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
  ORDER BY detected_at DESC, id DESC
  LIMIT :max_rows;
 
--- name: expire_overdue_signals()!
+-- name: signals_expire_overdue()!
 -- Mark active signals past their expires_at as expired (the seed's clean-up).
 UPDATE signals
    SET status = 'expired'
  WHERE status = 'active'
    AND expires_at <= now();
 
--- name: acknowledge_signal(signal_id)^
+-- name: signals_acknowledge(signal_id)^
 -- Mark a signal acknowledged (from active or already acknowledged).
 -- returns: Signal
 UPDATE signals

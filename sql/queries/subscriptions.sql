@@ -1,7 +1,7 @@
 -- Subscriptions: named consumers of the event store and their checkpoints.
 -- role: defi_worker
 
--- name: create_subscription(name, stream_types)^
+-- name: subscriptions_create(name, stream_types)^
 -- A new subscription at the start of the store; no row when the name exists.
 -- returns: Subscription
 -- not null: transaction_id
@@ -11,7 +11,7 @@ ON CONFLICT (name) DO NOTHING
 RETURNING name, stream_types, transaction_id::text::bigint AS transaction_id, position,
           events_handled, created_at, updated_at;
 
--- name: get_subscription(name)^
+-- name: subscriptions_get(name)^
 -- One subscription by name.
 -- returns: Subscription
 -- not null: transaction_id
@@ -20,7 +20,7 @@ SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, posit
   FROM event_subscriptions
  WHERE name = :name;
 
--- name: lock_subscription(name)^
+-- name: subscriptions_lock(name)^
 -- One subscription by name, locked until the transaction ends: one consumer
 -- of a name at a time; a second one waits, then reads the moved checkpoint.
 -- returns: Subscription
@@ -31,7 +31,7 @@ SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, posit
  WHERE name = :name
    FOR UPDATE;
 
--- name: list_subscriptions()
+-- name: subscriptions_list_all()
 -- Every subscription, by name.
 -- returns: Subscription
 -- not null: transaction_id
@@ -40,7 +40,7 @@ SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, posit
   FROM event_subscriptions
  ORDER BY name;
 
--- name: advance_subscription(name, transaction_id, position, handled)^
+-- name: subscriptions_advance(name, transaction_id, position, handled)^
 -- Move a subscription's checkpoint forward (never back) and count the events
 -- its handler was given.
 -- returns: Subscription
@@ -55,7 +55,7 @@ UPDATE event_subscriptions
 RETURNING name, stream_types, transaction_id::text::bigint AS transaction_id, position,
           events_handled, created_at, updated_at;
 
--- name: reset_subscription(name, transaction_id, position)^
+-- name: subscriptions_reset(name, transaction_id, position)^
 -- Put a subscription's checkpoint anywhere, back included (a replay).
 -- returns: Subscription
 -- not null: transaction_id
@@ -67,7 +67,7 @@ UPDATE event_subscriptions
 RETURNING name, stream_types, transaction_id::text::bigint AS transaction_id, position,
           events_handled, created_at, updated_at;
 
--- name: delete_subscription(name)^
+-- name: subscriptions_delete(name)^
 -- Forget a subscription and its checkpoint.
 -- returns: Subscription
 -- not null: transaction_id

@@ -2,21 +2,21 @@
 -- by the Python layer; the table's trigger and CHECK enforce the same rule.
 -- role: defi_app, defi_worker
 
--- name: create_user(wallet_address, preferences, telegram_chat_id)^
+-- name: users_create(wallet_address, preferences, telegram_chat_id)^
 -- Create a user; a wallet that already has a user fails on users_wallet_address_key.
 -- returns: User
 INSERT INTO users (wallet_address, preferences, telegram_chat_id)
 VALUES (:wallet_address, :preferences, :telegram_chat_id)
 RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
 
--- name: get_user(user_id)^
+-- name: users_get(user_id)^
 -- One user by id.
 -- returns: User
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE id = :user_id;
 
--- name: get_user_by_wallet(wallet_address)^
+-- name: users_find_by_wallet(wallet_address)^
 -- One user by wallet address, in any letter case (the wallet_address domain's =,
 -- users_wallet_address_lower_idx). Stored addresses are lower case and unique,
 -- so at most one row matches; LIMIT 1 says so to `defi-sql check`.
@@ -26,7 +26,7 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
  WHERE wallet_address = :wallet_address
  LIMIT 1;
 
--- name: get_or_create_user(wallet_address)^
+-- name: users_get_or_create(wallet_address)^
 -- Idempotent sign-in: the user of this wallet, created if missing. Safe under
 -- concurrency: the loser of an insert race finds the winner's row.
 -- returns: User
@@ -44,7 +44,7 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
  WHERE wallet_address = :wallet_address
  LIMIT 1;
 
--- name: merge_user_preferences(user_id, patch)^
+-- name: users_update_preferences(user_id, patch)^
 -- Merge a preferences patch into the stored object: top-level keys replaced,
 -- except alertThresholds, whose keys are merged one by one, so thresholds the
 -- patch does not name (the TypeScript app's own, e.g. liquidationWarning) stay.
@@ -60,7 +60,7 @@ UPDATE users
  WHERE id = :user_id
 RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
 
--- name: set_user_telegram_chat(user_id, telegram_chat_id)^
+-- name: users_set_telegram_chat(user_id, telegram_chat_id)^
 -- Link (or, with NULL, unlink) the user's Telegram chat.
 -- returns: User
 UPDATE users
@@ -68,7 +68,7 @@ UPDATE users
  WHERE id = :user_id
 RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated_at;
 
--- name: delete_user(user_id)!
+-- name: users_delete(user_id)!
 -- Delete a user; positions, alerts and intents go with it (ON DELETE CASCADE).
 DELETE FROM users
  WHERE id = :user_id;
