@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from defi_sql import embedded
-from defi_sql.migrations import Migrator
-from defi_sql.seed import seed_users
+from defi_sql.dev import embedded
+from defi_sql.dev.seed import seed_users
+from defi_sql.migrate import Migrator
 
 #: The bench server's shared_buffers: a quarter of a small production host's
 #: memory (the embedded server's own default, 128MB, suits a laptop, not 1M rows).

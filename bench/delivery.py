@@ -57,7 +57,7 @@ import psycopg
 
 import defi_sql.sync as db
 from bench.common import Result, database_name, print_markdown, sibling_database
-from defi_sql.seed import seed_users
+from defi_sql.dev.seed import seed_users
 from defi_sql.sync import wakeup
 
 SECTION = "alert delivery"

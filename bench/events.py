@@ -82,8 +82,8 @@ from bench.common import (
     sibling_database,
 )
 from bench.delivery import backend_cpu
-from defi_sql import embedded
-from defi_sql.migrations import Migrator
+from defi_sql.dev import embedded
+from defi_sql.migrate import Migrator
 from defi_sql.models import Checkpoint, Event, NewEvent, Position
 from defi_sql.paths import migrations_dir
 from defi_sql.rows import encode_json

@@ -25,10 +25,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bench.common import Result, Target, median_seconds, print_table
-from defi_sql.describe import to_numbered
+from defi_sql.check.describe import to_numbered
+from defi_sql.dev.seed import seed_users
 from defi_sql.models import Position
 from defi_sql.rows import JSON_OIDS
-from defi_sql.seed import seed_users
 from defi_sql.statements import statement
 from defi_sql.sync._execute import fetch_all
 

@@ -37,15 +37,15 @@ from defi_sql.errors import (
 )
 
 if TYPE_CHECKING:
-    from defi_sql.migrations import MigrationState, Migrator
-    from defi_sql.target import Target, resolve_target
+    from defi_sql.dev.target import Target, resolve_target
+    from defi_sql.migrate import MigrationState, Migrator
 
 #: tooling, imported when first asked for (PEP 562): a service never loads it
 _LAZY = {
-    "MigrationState": "defi_sql.migrations",
-    "Migrator": "defi_sql.migrations",
-    "Target": "defi_sql.target",
-    "resolve_target": "defi_sql.target",
+    "MigrationState": "defi_sql.migrate",
+    "Migrator": "defi_sql.migrate",
+    "Target": "defi_sql.dev.target",
+    "resolve_target": "defi_sql.dev.target",
 }
 
 __all__ = [

@@ -25,19 +25,19 @@ from typing import Any, TextIO
 
 import psycopg
 
-from defi_sql import embedded
 from defi_sql.check import run_check
 from defi_sql.config import environment_name, parse_url
 from defi_sql.connection import client_arguments, connect, scrub
-from defi_sql.docs import schema_markdown
-from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
+from defi_sql.dev import embedded
+from defi_sql.dev.docs import schema_markdown
+from defi_sql.dev.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
+from defi_sql.dev.lint import lint_migrations, manifest_path, update_manifest
+from defi_sql.dev.seed import DEFAULT_SNAPSHOTS, seed_dev, seed_users
+from defi_sql.dev.structs import struct_source
+from defi_sql.dev.target import Target, resolve_target
 from defi_sql.errors import ConfigError, DefiSqlError, Refused
-from defi_sql.lint import lint_migrations, manifest_path, update_manifest
-from defi_sql.migrations import Migrator, create_migration
+from defi_sql.migrate import Migrator, create_migration
 from defi_sql.paths import display_path, is_bundled, sql_root, writable_sql_root
-from defi_sql.seed import DEFAULT_SNAPSHOTS, seed_dev, seed_users
-from defi_sql.structs import struct_source
-from defi_sql.target import Target, resolve_target
 from defi_sql.translate import message_of
 from defi_sql.validate import storable
 

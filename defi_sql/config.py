@@ -7,7 +7,7 @@ Precedence, first match wins; each source is taken whole, never mixed:
    in the process environment (any one of them present selects this source);
 3. ``DATABASE_URL`` in a ``.env`` file of the current directory;
 4. the ``DB_*`` variables in that ``.env`` file;
-5. the embedded PostgreSQL (``defi_sql.embedded``), started on demand.
+5. the embedded PostgreSQL (``defi_sql.dev.embedded``), started on demand.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from defi_sql import embedded
-from defi_sql.migrations import Migrator
+from defi_sql.dev import embedded
+from defi_sql.migrate import Migrator
 from defi_sql.paths import migrations_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from defi_sql._migration_files import forward_paths
+from defi_sql.migrate.files import forward_paths
 from defi_sql.paths import migrations_dir
 
 #: the project's migration ids, in the order they apply

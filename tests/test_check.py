@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from defi_sql.check import run_check
-from defi_sql.migrations import Migrator
+from defi_sql.check.plan import conjuncts, split_arguments
+from defi_sql.migrate import Migrator
 from defi_sql.paths import sql_root
-from defi_sql.plan import conjuncts, split_arguments
 from defi_sql.statements import load_statements
 
 from .conftest import FIXTURES, REPO, Server, cli

@@ -16,8 +16,8 @@ import pytest
 from psycopg import sql
 
 from defi_sql.check import run_check
-from defi_sql.migrations import Migrator
-from defi_sql.outputs import json_kind, text_values
+from defi_sql.check.outputs import json_kind, text_values
+from defi_sql.migrate import Migrator
 from defi_sql.paths import sql_root
 from defi_sql.rows import use_raw_json
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from defi_sql.catalog import Fingerprint, fingerprint
+from defi_sql.check.catalog import Fingerprint, fingerprint
 from defi_sql.cli import main
 from defi_sql.errors import first_line
 from defi_sql.paths import migrations_dir

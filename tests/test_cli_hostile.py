@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from defi_sql.catalog import fingerprint
+from defi_sql.check.catalog import fingerprint
 from defi_sql.cli import main
 from defi_sql.paths import sql_root
 

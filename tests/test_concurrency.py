@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from defi_sql.errors import MigrationLocked
-from defi_sql.migrations import LOCK_KEY, Migrator
+from defi_sql.migrate import LOCK_KEY, Migrator
 
 from .conftest import FIXTURES, REPO
 from .helpers import MIGRATION_IDS

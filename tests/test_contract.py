@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from defi_sql import models
-from defi_sql.contract import Breach, document_breaches, json_key_bindings
+from defi_sql.check.contract import Breach, document_breaches, json_key_bindings
 
 from .conftest import FIXTURES, REPO, Server, cli
 

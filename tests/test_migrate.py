@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from defi_sql.catalog import fingerprint
+from defi_sql.check.catalog import fingerprint
 from defi_sql.errors import EditedMigration, MigrationError, MigrationFailed, UnknownMigration
-from defi_sql.migrations import Migrator, checksum, create_migration
+from defi_sql.migrate import Migrator, checksum, create_migration
 from defi_sql.paths import migrations_dir
 
 from .conftest import FIXTURES

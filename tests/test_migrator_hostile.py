@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from defi_sql.catalog import fingerprint
+from defi_sql.check.catalog import fingerprint
+from defi_sql.dev.lint import lint_migrations, manifest_path
 from defi_sql.errors import MigrationError, MigrationFailed
-from defi_sql.lint import lint_migrations, manifest_path
-from defi_sql.migrations import LOCK_KEY, Migrator, create_migration
+from defi_sql.migrate import LOCK_KEY, Migrator, create_migration
 
 from .conftest import REPO, cli
 from .test_concurrency import spawn
@@ -815,7 +815,7 @@ def test_lint_refuses_the_untouched_template(migrations_copy: Path) -> None:
         (forward.name, "empty-migration"),
         (rollback.name, "empty-migration"),
     }
-    from defi_sql._migration_files import read_migration_set
+    from defi_sql.migrate.files import read_migration_set
 
     with pytest.raises(MigrationError, match=r"holds no SQL statement, only comments"):
         read_migration_set(migrations_copy)

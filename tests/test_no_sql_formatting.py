@@ -24,13 +24,13 @@ The rule, checked on the AST of every module of the package (``sync/`` and
 * Anything else (a function parameter, an unknown call's result) passed as
   the whole SQL argument is *unknown* and allowed: it was not assembled here.
   The one such call in the package is ``_TracingCursor.execute`` in
-  migrations.py, which passes yoyo's text of a migration file through.
+  migrate/migrator.py, which passes yoyo's text of a migration file through.
 * ``sql.SQL(...)`` anywhere (not only inside a call above) must get a string
   literal: a ``psycopg.sql.SQL`` built from a variable would defeat
   ``Identifier`` quoting.
 
 So ``"EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) " + numbered`` in
-check.py passes: a constant prefix plus ``to_numbered(stmt.sql)``, the text of
+check/run.py passes: a constant prefix plus ``to_numbered(stmt.sql)``, the text of
 a query file. ``psycopg.sql.SQL("DROP DATABASE {}").format(sql.Identifier(n))``
 passes: that ``format`` quotes ``n`` as an identifier; ``"...{}".format(n)``
 on a plain string does not.
@@ -253,7 +253,7 @@ def _modules() -> list[Path]:
 def test_the_package_builds_no_sql_by_formatting() -> None:
     modules = _modules()
     names = {p.relative_to(PACKAGE).as_posix() for p in modules}
-    assert {"sync/_execute.py", "aio/_execute.py", "check.py", "describe.py"} <= names
+    assert {"sync/_execute.py", "aio/_execute.py", "check/run.py", "check/describe.py"} <= names
     found = [
         v
         for path in modules
@@ -271,14 +271,14 @@ def test_the_checker_sees_the_package_sql_calls() -> None:
             if isinstance(node, ast.Call) and _sql_argument(node) is not None:
                 checked.append(f"{path.name}:{ast.unparse(node.func)}")
     for expected in (
-        "check.py:conn.execute",
+        "run.py:conn.execute",
         "describe.py:pgconn.prepare",
         "describe.py:pgconn.exec_",
         "dump.py:conn.execute",
         "embedded.py:conn.execute",
         "_execute.py:cur.execute",
         "positions.py:cur.copy",
-        "migrations.py:conn.execute",
+        "migrator.py:conn.execute",
     ):
         assert expected in checked
 

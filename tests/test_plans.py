@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from defi_sql import sync as db
-from defi_sql.seed import seed_users
+from defi_sql.dev.seed import seed_users
 from defi_sql.statements import statement
 
 #: 10,000 users with 2 snapshots each: 20,000 positions, 1,000 signals (the seed

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from defi_sql import models
-from defi_sql.describe import describe
+from defi_sql.check.describe import describe
 from defi_sql.paths import queries_dir
 from defi_sql.statements import load_statements
 from tools.async_to_sync import SOURCE

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import defi_sql.sync as defi
-from defi_sql.catalog import fingerprint
+from defi_sql.check.catalog import fingerprint
 from defi_sql.errors import ConcurrencyConflict, InvalidInput, NotAllowed, NotFound
 from defi_sql.models import (
     IntentAction,

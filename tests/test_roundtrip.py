@@ -13,9 +13,9 @@ from pathlib import Path
 
 import psycopg
 
-from defi_sql._migration_files import forward_paths, rollback_path
-from defi_sql.catalog import Fingerprint, diff, fingerprint
-from defi_sql.migrations import Migrator
+from defi_sql.check.catalog import Fingerprint, diff, fingerprint
+from defi_sql.migrate import Migrator
+from defi_sql.migrate.files import forward_paths, rollback_path
 from defi_sql.paths import migrations_dir
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from defi_sql.docs import schema_markdown
-from defi_sql.dump import DUMP_VERSION, dump_schema, migrated_scratch_database, normalise
+from defi_sql.dev.docs import schema_markdown
+from defi_sql.dev.dump import DUMP_VERSION, dump_schema, migrated_scratch_database, normalise
 
 from .conftest import REPO, Server
 

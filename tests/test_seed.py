@@ -7,8 +7,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from defi_sql.dev.seed import seed_dev, seed_users
 from defi_sql.errors import DefiSqlError
-from defi_sql.seed import seed_dev, seed_users
 
 TABLES = ("users", "positions", "signals", "alerts", "intents", "event_store")
 

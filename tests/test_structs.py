@@ -12,8 +12,8 @@ import pytest
 
 from defi_sql import models
 from defi_sql.cli import main
+from defi_sql.dev.structs import class_name, struct_source
 from defi_sql.errors import NotFound
-from defi_sql.structs import class_name, struct_source
 
 TABLES = {
     "users": models.User,

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from defi_sql import embedded
 from defi_sql.connection import client_arguments, connect
+from defi_sql.dev import embedded
 from defi_sql.errors import DefiSqlError, first_line
-from defi_sql.migrations import Migrator
+from defi_sql.migrate.migrator import Migrator
 
 __all__ = [
     "DUMP_VERSION",

@@ -20,7 +20,7 @@
 * **edited-migration**: a migration recorded in ``migrations.sum`` (written by
   ``defi-sql schema``, append-only) still has the recorded checksum;
 * and every rule the migrator checks before it runs anything
-  (:mod:`defi_sql._migration_files`): file names, ``-- transactional:`` values,
+  (:mod:`defi_sql.migrate.files`): file names, ``-- transactional:`` values,
   dependencies (unknown, later, cycles), empty files, transaction-control
   statements, shared numbers.
 """
@@ -40,7 +40,8 @@ from typing import Any
 
 from yoyo.migrations import read_sql_migration
 
-from defi_sql._migration_files import (
+from defi_sql.errors import ConfigError, first_line
+from defi_sql.migrate.files import (
     Problem,
     forward_paths,
     problems,
@@ -48,8 +49,7 @@ from defi_sql._migration_files import (
     scan,
     statements_of,
 )
-from defi_sql.errors import ConfigError, first_line
-from defi_sql.migrations import TEMPLATE_PLACEHOLDER, checksum
+from defi_sql.migrate.migrator import TEMPLATE_PLACEHOLDER, checksum
 from defi_sql.paths import display_path
 
 __all__ = [

@@ -9,7 +9,7 @@ statements itself and adds what yoyo lacks:
 * **A sound set, before anything runs.** Names, directives, dependencies, empty
   files, transaction-control statements, shared numbers and migrations numbered
   before applied ones are refused with one line naming the file
-  (:mod:`defi_sql._migration_files`).
+  (:mod:`defi_sql.migrate.files`).
 * **Batches.** One ``migrate`` applies everything pending as one batch;
   ``rollback`` undoes the last batch (or ``steps``, ``to``, ``all``).
 * **Atomic bookkeeping.** A migration's statements and its bookkeeping rows
@@ -37,8 +37,8 @@ statements itself and adds what yoyo lacks:
   they work on a replica or as a role without CREATE.
 
 Reading and checking the files (and writing new ones) is
-:mod:`defi_sql._migration_files`; what a failure left and the sentence that says
-so is :mod:`defi_sql._migration_failures`.
+:mod:`defi_sql.migrate.files`; what a failure left and the sentence that says
+so is :mod:`defi_sql.migrate.failures`.
 """
 
 from __future__ import annotations
@@ -65,7 +65,17 @@ from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
 
 from defi_sql._aiosql import internal_queries
-from defi_sql._migration_failures import (
+from defi_sql.connection import connect
+from defi_sql.errors import (
+    ConfigError,
+    EditedMigration,
+    MigrationError,
+    MigrationFailed,
+    MigrationLocked,
+    Refused,
+    UnknownMigration,
+)
+from defi_sql.migrate.failures import (
     Direction,
     Index,
     describe_failure,
@@ -73,7 +83,7 @@ from defi_sql._migration_failures import (
     invalid_left,
     invalid_named,
 )
-from defi_sql._migration_files import (
+from defi_sql.migrate.files import (
     TEMPLATE_PLACEHOLDER,
     MigrationFile,
     Statement,
@@ -84,16 +94,6 @@ from defi_sql._migration_files import (
     read_migration_set,
     rollback_problems,
     rollback_statements,
-)
-from defi_sql.connection import connect
-from defi_sql.errors import (
-    ConfigError,
-    EditedMigration,
-    MigrationError,
-    MigrationFailed,
-    MigrationLocked,
-    Refused,
-    UnknownMigration,
 )
 from defi_sql.paths import display_path, migrations_dir
 

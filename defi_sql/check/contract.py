@@ -33,7 +33,7 @@ bind a key, the database allows what all of them allow. Nested documents
 (``preferences.alertThresholds.healthFactor``) are not compared.
 
 A problem points at the document field's line in the models file. This
-module reports; :func:`defi_sql.check.run_check` calls :func:`check_documents`
+module reports; :func:`defi_sql.check.run.run_check` calls :func:`check_documents`
 on its migrated scratch database.
 """
 
@@ -51,13 +51,13 @@ import msgspec.inspect as mi
 import psycopg
 
 from defi_sql._aiosql import internal_queries
+from defi_sql.check.plan import conjuncts
+from defi_sql.check.shapes import type_name
+from defi_sql.dev.structs import check_choices
 from defi_sql.paths import display_path
-from defi_sql.plan import conjuncts
-from defi_sql.shapes import type_name
-from defi_sql.structs import check_choices
 
 if TYPE_CHECKING:
-    from defi_sql.check import Report
+    from defi_sql.check.run import Report
 
 __all__ = ["Breach", "check_documents", "document_breaches", "json_key_bindings"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from defi_sql import embedded
 from defi_sql.config import DatabaseSettings, mask_conninfo, resolve_settings
+from defi_sql.dev import embedded
 
 __all__ = ["Target", "resolve_target"]
 

@@ -17,7 +17,7 @@ each query is prepared and described by the server, its generic plan read, and:
   the executor's privilege checks run in ``EXPLAIN``, not in ``PREPARE``;
 * its columns must fit the struct its doc declares (``-- returns: User``):
   names, types, the values a ``Literal`` can meet and nullability
-  (:mod:`defi_sql.shapes`, :mod:`defi_sql.outputs`, :mod:`defi_sql.plan`);
+  (:mod:`defi_sql.check.shapes`, :mod:`defi_sql.check.outputs`, :mod:`defi_sql.check.plan`);
 * its operator must fit its result: ``^``/``$`` at most one row, ``$`` one
   column, ``!`` no ``RETURNING`` (a ``void`` result is none), and no literal
   ``%`` psycopg would mangle.
@@ -28,7 +28,7 @@ started and abandoned), as the owner and then as each role it declares, and
 the first that fails is reported at its line.
 
 Then the database must hold every JSON document to its struct's ``Literal``
-values (:mod:`defi_sql.contract`).
+values (:mod:`defi_sql.check.contract`).
 
 With ``database``, a live database is compared with what the migrations
 produce at its level (drift). Every problem is reported, each with its file
@@ -53,21 +53,21 @@ import psycopg
 from psycopg import sql
 
 from defi_sql._aiosql import internal_queries
-from defi_sql._migration_files import forward_paths, rollback_path
-from defi_sql.catalog import Fingerprint, fingerprint
+from defi_sql.check.catalog import Fingerprint, fingerprint
+from defi_sql.check.contract import check_documents
+from defi_sql.check.describe import Description, describe, to_numbered
+from defi_sql.check.outputs import json_kind, output_expressions, text_values
+from defi_sql.check.plan import CatalogFacts, Plan
+from defi_sql.check.shapes import SCALARS, ResultColumn, compare_scalar, compare_struct
 from defi_sql.config import mask_conninfo
 from defi_sql.connection import connect
-from defi_sql.contract import check_documents
-from defi_sql.describe import Description, describe, to_numbered
-from defi_sql.dump import scratch_database
+from defi_sql.dev.dump import scratch_database
+from defi_sql.dev.structs import check_choices
 from defi_sql.errors import ConfigError, DefiSqlError
-from defi_sql.migrations import Migrator
-from defi_sql.outputs import json_kind, output_expressions, text_values
+from defi_sql.migrate.files import forward_paths, rollback_path
+from defi_sql.migrate.migrator import Migrator
 from defi_sql.paths import display_path
-from defi_sql.plan import CatalogFacts, Plan
-from defi_sql.shapes import SCALARS, ResultColumn, compare_scalar, compare_struct
 from defi_sql.statements import Statement, load_statements
-from defi_sql.structs import check_choices
 from defi_sql.translate import message_of
 
 __all__ = ["Problem", "Report", "run_check"]
@@ -253,7 +253,7 @@ def _columns(
         type_oid = column.type_oid
         if column.table_oid:
             # its attnotnull is not enough (an outer join, ROLLUP, RETURNING old.col,
-            # NOT VALID): never_null is the plan's (defi_sql.plan)
+            # NOT VALID): never_null is the plan's (defi_sql.check.plan)
             _not_null, choices, kind = catalog.column(column.table_oid, column.table_column)
             type_oid = catalog.column_type(column.table_oid, column.table_column) or type_oid
         elif plan is not None and (exprs := output_expressions(plan.root, index)):

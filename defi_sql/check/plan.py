@@ -67,7 +67,7 @@ import psycopg
 from psycopg import pq
 
 from defi_sql._aiosql import internal_queries
-from defi_sql.shapes import type_name
+from defi_sql.check.shapes import type_name
 
 __all__ = [
     "CatalogFacts",
