@@ -95,7 +95,7 @@ class Breach:
 def check_documents(report: Report, conn: psycopg.Connection[Any], models: ModuleType) -> None:
     """Add every breach of ``models``' documents on ``conn``'s schema to ``report``."""
     for breach in document_breaches(conn, models):
-        report.add(breach.where, "error", "contract", breach.message)
+        report.error(breach.where, "contract", breach.message)
 
 
 def document_breaches(conn: psycopg.Connection[Any], models: ModuleType) -> list[Breach]:

@@ -120,8 +120,13 @@ class Report:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
-    def add(self, where: str, severity: Severity, check: str, message: str) -> None:
-        self.problems.append(Problem(where, severity, check, message))
+    def error(self, where: str, check: str, message: str) -> None:
+        """Record a problem that fails the check."""
+        self.problems.append(Problem(where, "error", check, message))
+
+    def warning(self, where: str, check: str, message: str) -> None:
+        """Record a problem worth reading that does not fail the check."""
+        self.problems.append(Problem(where, "warning", check, message))
 
 
 def _where(stmt: Statement, line: int | None = None) -> str:
@@ -284,9 +289,8 @@ def _check_query(
     """Report the query's problems; False when it does not even prepare."""
     where = _where(stmt)
     if _LITERAL_PERCENT.search(stmt.sql):
-        report.add(
+        report.error(
             where,
-            "error",
             "operator",
             f"{stmt.name}: a literal % is read by psycopg as a placeholder; write %% or use "
             "strpos()/starts_with()/mod() instead.",
@@ -295,17 +299,15 @@ def _check_query(
     try:
         description = _prepare(conn, stmt)
     except psycopg.Error as exc:
-        report.add(
+        report.error(
             _where(stmt, _error_line(stmt, exc)),
-            "error",
             "prepare",
             f"{stmt.name}: {_first_line(exc)}",
         )
         return False
     if len(description.parameters) != len(stmt.parameters):
-        report.add(
+        report.error(
             where,
-            "error",
             "prepare",
             f"{stmt.name}: declares {len(stmt.parameters)} parameters but the SQL uses "
             f"{len(description.parameters)}; make the name line list exactly the :names used.",
@@ -313,9 +315,8 @@ def _check_query(
     _check_roles(report, conn, stmt)
     explained = _plan(conn, stmt, catalog, description.parameters)
     if isinstance(explained, str):  # one error that says why, not a guess per column
-        report.add(
+        report.error(
             where,
-            "error",
             "plan",
             f"{stmt.name}: EXPLAIN (GENERIC_PLAN) failed: {explained}; check cannot judge "
             "its rows and NULLs until the server can plan it.",
@@ -326,9 +327,8 @@ def _check_query(
     op = _ONE_ROW.get(stmt.operation)
     vouched = stmt.rows_vouched
     if op and not vouched and (plan is None or not plan.at_most_one_row(stmt.sql)):
-        report.add(
+        report.error(
             where,
-            "error",
             "operator",
             f"{stmt.name}: `{op}` keeps one row but the query can return many; filter on a "
             "unique key, add LIMIT 1, or drop the operator to get every row.",
@@ -339,9 +339,8 @@ def _check_query(
         and vouched != "one"
         and (plan is None or not plan.exactly_one_row())
     ):
-        report.add(
+        report.error(
             where,
-            "error",
             "operator",
             f"{stmt.name}: `$` may find no row and then returns None, not "
             f"{stmt.returns or 'a value'}; declare `-- returns: {stmt.returns or 'T'} | None`, "
@@ -349,11 +348,10 @@ def _check_query(
             "INSERT ... RETURNING).",
         )
     for problem in plan.problems if plan is not None else []:
-        report.add(where, "error", "plan", f"{stmt.name}: {problem}")
+        report.error(where, "plan", f"{stmt.name}: {problem}")
     if stmt.operation == "SELECT_VALUE" and width != 1:
-        report.add(
+        report.error(
             where,
-            "error",
             "operator",
             f"{stmt.name}: `$` returns one value but the query returns {width} columns; "
             "select one column or use `^`.",
@@ -363,9 +361,8 @@ def _check_query(
         and width
         and any(c.type_oid != _VOID for c in description.columns)
     ):
-        report.add(
+        report.error(
             where,
-            "error",
             "operator",
             f"{stmt.name}: `{_NO_ROWS[stmt.operation]}` throws away what RETURNING "
             "returns; use `^` for one row or no operator for every row.",
@@ -374,9 +371,8 @@ def _check_query(
         return True
     target = stmt.returns
     if target is None:
-        report.add(
+        report.error(
             where,
-            "error",
             "shape",
             f"{stmt.name}: returns rows but declares no struct; add `-- returns: Struct` "
             "to its doc lines.",
@@ -390,9 +386,8 @@ def _check_query(
     else:
         cls = getattr(models, target, None)
         if not (isinstance(cls, type) and issubclass(cls, msgspec.Struct)):
-            report.add(
+            report.error(
                 where,
-                "error",
                 "shape",
                 f"{stmt.name}: declares `returns: {target}` but {models.__name__} has no "
                 f"struct {target}; name a msgspec struct of that module.",
@@ -404,9 +399,9 @@ def _check_query(
     for note in plan.notes if plan is not None else []:
         if _settled(note, stmt, cls if target and target[:1].isupper() else None):
             continue
-        report.add(where, "warning", "plan", f"{stmt.name}: {note}; it counts as nullable.")
+        report.warning(where, "plan", f"{stmt.name}: {note}; it counts as nullable.")
     for problem in problems:
-        report.add(where, "error", "shape", f"{stmt.name} -> {target}: {problem}")
+        report.error(where, "shape", f"{stmt.name} -> {target}: {problem}")
     return True
 
 
@@ -462,9 +457,8 @@ def _check_roles(report: Report, conn: psycopg.Connection[Any], stmt: Statement)
 
 
 def _report_no_role(report: Report, stmt: Statement, role: str, exc: psycopg.Error) -> None:
-    report.add(
+    report.error(
         _where(stmt),
-        "error",
         "role",
         f"{stmt.name}: cannot run it as {role}: {_first_line(exc)}; declare a role the "
         "migrations create (`-- role: name`), or `owner`.",
@@ -472,9 +466,8 @@ def _report_no_role(report: Report, stmt: Statement, role: str, exc: psycopg.Err
 
 
 def _report_role(report: Report, stmt: Statement, role: str, exc: psycopg.Error, line: int) -> None:
-    report.add(
+    report.error(
         _where(stmt, line),
-        "error",
         "role",
         f"{stmt.name}: {role} may not run it: {_first_line(exc)}; grant it in a migration, "
         "or declare the role that runs it (`-- role: name` in its doc lines).",
@@ -567,7 +560,7 @@ def _check_script(report: Report, conn: psycopg.Connection[Any], stmt: Statement
             continue
         line, error = failed
         if role == OWNER:
-            report.add(_where(stmt, line), "error", "prepare", f"{stmt.name}: {_first_line(error)}")
+            report.error(_where(stmt, line), "prepare", f"{stmt.name}: {_first_line(error)}")
             return
         _report_role(report, stmt, role, error, line)
 
@@ -659,7 +652,7 @@ def run_check(
     try:
         statements = load_statements(sql_dir / "queries")
     except DefiSqlError as exc:
-        report.add(display_path(sql_dir / "queries"), "error", "queries", str(exc))
+        report.error(display_path(sql_dir / "queries"), "queries", str(exc))
         return report
     report.queries = len(statements)
     forwards = forward_paths(sql_dir / "migrations")
@@ -694,9 +687,8 @@ def run_check(
                 levels[forward.stem] = before
             catalog = _Catalog(conn)
             if conn.info.server_version < 160000:
-                report.add(
+                report.error(
                     display_path(sql_dir / "queries"),
-                    "error",
                     "plan",
                     "check reads each query's generic plan (EXPLAIN GENERIC_PLAN, PostgreSQL 16 "
                     f"or newer) and this server is {conn.info.server_version // 10000}: run it "
@@ -737,9 +729,8 @@ def _round_trip(
             migrator.migrate()
             applied = fingerprint(conn)
             if not rollback.is_file():
-                report.add(
+                report.error(
                     f"{display_path(forward)}:1",
-                    "error",
                     "round-trip",
                     f"{forward.name} has no rollback {rollback.name}; write one.",
                 )
@@ -747,9 +738,8 @@ def _round_trip(
             migrator.rollback(steps=1)
             changes = _changes(before, fingerprint(conn))
             for change in changes:
-                report.add(
+                report.error(
                     f"{display_path(rollback)}:1",
-                    "error",
                     "round-trip",
                     f"after rolling back {forward.stem}, {change}",
                 )
@@ -759,15 +749,14 @@ def _round_trip(
                 return True
             migrator.migrate()
             for change in _changes(applied, fingerprint(conn)):
-                report.add(
+                report.error(
                     f"{display_path(forward)}:1",
-                    "error",
                     "round-trip",
                     f"applied again after its rollback, {change}",
                 )
     except DefiSqlError as exc:
         message = str(exc).replace(str(chain), display_path(forward.parent))
-        report.add(f"{display_path(forward)}:1", "error", "migrate", message)
+        report.error(f"{display_path(forward)}:1", "migrate", message)
         return False
     return True
 
@@ -785,9 +774,8 @@ def _old_code(
     try:
         statements = load_statements(folder)
         for stmt, exc in _prepares(conn, statements):
-            report.add(
+            report.warning(
                 f"{display_path(sql_dir / 'queries' / stmt.path.name)}:{stmt.line}",
-                "warning",
                 "compatibility",
                 f"{stmt.name} as of {revision} (old code after {forwards[-1].stem}) fails on "
                 f"the new schema: {_first_line(exc)}",
@@ -848,18 +836,16 @@ def _drift(report: Report, database: str, ids: list[str], levels: dict[str, Fing
     known = [mid for mid in ids if mid in applied]
     unknown = [mid for mid in applied if mid not in ids]
     if unknown:
-        report.add(
+        report.error(
             where,
-            "error",
             "drift",
             f"the database has migrations this tree lacks: {', '.join(unknown)}",
         )
     level = known[-1] if known else None
     pending = ids[ids.index(level) + 1 :] if level else ids
     if pending:
-        report.add(
+        report.warning(
             where,
-            "warning",
             "drift",
             f"{len(pending)} migration(s) pending ({', '.join(pending)}); compared with the "
             f"schema at {level or 'no migration'}",
@@ -873,4 +859,4 @@ def _drift(report: Report, database: str, ids: list[str], levels: dict[str, Fing
         "{kind} {name} differs: the migrations give {old}; the database has {new}",
     )
     for change in changes:
-        report.add(where, "error", "drift", f"compared with the migrations, {change}")
+        report.error(where, "drift", f"compared with the migrations, {change}")
