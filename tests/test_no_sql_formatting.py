@@ -30,7 +30,7 @@ The rule, checked on the AST of every module of the package (``sync/`` and
   ``Identifier`` quoting.
 
 So ``"EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) " + numbered`` in
-check/run.py passes: a constant prefix plus ``to_numbered(stmt.sql)``, the text of
+check/queries.py passes: a constant prefix plus ``to_numbered(stmt.sql)``, the text of
 a query file. ``psycopg.sql.SQL("DROP DATABASE {}").format(sql.Identifier(n))``
 passes: that ``format`` quotes ``n`` as an identifier; ``"...{}".format(n)``
 on a plain string does not.
@@ -253,7 +253,7 @@ def _modules() -> list[Path]:
 def test_the_package_builds_no_sql_by_formatting() -> None:
     modules = _modules()
     names = {p.relative_to(PACKAGE).as_posix() for p in modules}
-    assert {"sync/_execute.py", "aio/_execute.py", "check/run.py", "check/describe.py"} <= names
+    assert {"sync/_execute.py", "aio/_execute.py", "check/queries.py", "check/describe.py"} <= names
     found = [
         v
         for path in modules
@@ -271,7 +271,7 @@ def test_the_checker_sees_the_package_sql_calls() -> None:
             if isinstance(node, ast.Call) and _sql_argument(node) is not None:
                 checked.append(f"{path.name}:{ast.unparse(node.func)}")
     for expected in (
-        "run.py:conn.execute",
+        "queries.py:conn.execute",
         "describe.py:pgconn.prepare",
         "describe.py:pgconn.exec_",
         "dump.py:conn.execute",

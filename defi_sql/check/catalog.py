@@ -12,7 +12,7 @@ import psycopg
 
 from defi_sql._aiosql import internal_queries
 
-__all__ = ["Fingerprint", "diff", "fingerprint"]
+__all__ = ["Fingerprint", "changes", "diff", "fingerprint"]
 
 Fingerprint = tuple[tuple[str, str, str], ...]
 
@@ -29,3 +29,25 @@ def diff(before: Fingerprint, after: Fingerprint) -> list[str]:
     gone = [f"- {k} {n}: {d}" for k, n, d in before if (k, n, d) not in new]
     added = [f"+ {k} {n}: {d}" for k, n, d in after if (k, n, d) not in old]
     return gone + added
+
+
+def changes(
+    before: Fingerprint,
+    after: Fingerprint,
+    missing: str = "is missing",
+    extra: str = "is left over",
+    differs: str = "{kind} {name} differs: {old} became {new}",
+) -> list[str]:
+    """How ``after`` differs from ``before``, one phrase per object."""
+    old = {(k, n): d for k, n, d in before}
+    new = {(k, n): d for k, n, d in after}
+    lines = []
+    for key in sorted(old.keys() | new.keys()):
+        kind, name = key
+        if key not in new:
+            lines.append(f"{kind} {name} {missing} ({old[key]})")
+        elif key not in old:
+            lines.append(f"{kind} {name} {extra} ({new[key]})")
+        elif old[key] != new[key]:
+            lines.append(differs.format(kind=kind, name=name, old=old[key], new=new[key]))
+    return lines

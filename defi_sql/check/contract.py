@@ -57,7 +57,7 @@ from defi_sql.dev.structs import check_choices
 from defi_sql.paths import display_path
 
 if TYPE_CHECKING:
-    from defi_sql.check.run import Report
+    from defi_sql.check.report import Report
 
 __all__ = ["Breach", "check_documents", "document_breaches", "json_key_bindings"]
 
