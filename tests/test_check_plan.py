@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from defi_sql.check import run_check
-from defi_sql.check.plan import _binary, _limits_are_one, _strip_cast
+from defi_sql.check.plan_text import _binary, _limits_are_one, _strip_cast
 from defi_sql.migrate import Migrator
 from defi_sql.statements import Statement, load_statements
 

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from defi_sql.check.plan import _scan, split_arguments  # the plan reader's lexer
+from defi_sql.check.plan_text import _scan, split_arguments  # the plan reader's lexer
 
 __all__ = ["json_kind", "output_expressions", "text_values"]
 
