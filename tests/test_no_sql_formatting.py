@@ -23,8 +23,8 @@ The rule, checked on the AST of every module of the package (``sync/`` and
   its assignments is.
 * Anything else (a function parameter, an unknown call's result) passed as
   the whole SQL argument is *unknown* and allowed: it was not assembled here.
-  The one such call in the package is ``_TracingCursor.execute`` in
-  migrate/migrator.py, which passes yoyo's text of a migration file through.
+  Such a call is ``conn.execute(current.text)`` in migrate/running.py, which
+  runs the statements yoyo split from a migration file.
 * ``sql.SQL(...)`` anywhere (not only inside a call above) must get a string
   literal: a ``psycopg.sql.SQL`` built from a variable would defeat
   ``Identifier`` quoting.
@@ -278,7 +278,7 @@ def test_the_checker_sees_the_package_sql_calls() -> None:
         "embedded.py:conn.execute",
         "_execute.py:cur.execute",
         "positions.py:cur.copy",
-        "migrator.py:conn.execute",
+        "running.py:conn.execute",
     ):
         assert expected in checked
 

@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from defi_sql.connection import client_arguments, connect
 from defi_sql.dev import embedded
 from defi_sql.errors import DefiSqlError, first_line
-from defi_sql.migrate.migrator import Migrator
+from defi_sql.migrate import Migrator
 
 __all__ = [
     "DUMP_VERSION",

@@ -41,15 +41,16 @@ from typing import Any
 from yoyo.migrations import read_sql_migration
 
 from defi_sql.errors import ConfigError, first_line
+from defi_sql.migrate.bookkeeping import checksum
 from defi_sql.migrate.files import (
     Problem,
     forward_paths,
     problems,
     rollback_path,
-    scan,
     statements_of,
 )
-from defi_sql.migrate.migrator import TEMPLATE_PLACEHOLDER, checksum
+from defi_sql.migrate.new import TEMPLATE_PLACEHOLDER
+from defi_sql.migrate.sqltext import scan
 from defi_sql.paths import display_path
 
 __all__ = [

@@ -21,7 +21,8 @@ from typing import Literal
 import psycopg
 
 from defi_sql.errors import MigrationFailed
-from defi_sql.migrate.files import MigrationFile, Statement, scan
+from defi_sql.migrate.files import MigrationFile, Statement
+from defi_sql.migrate.sqltext import scan
 from defi_sql.paths import display_path
 from defi_sql.translate import message_of
 

@@ -20,10 +20,9 @@ is one line naming the file and line:
   reported by :func:`duplicate_numbers`; the migrator refuses them unless both
   are applied already.
 
-``create_migration`` (``defi-sql new``) writes the next pair from a template
-that lint refuses until it is filled in. Statements are split exactly as yoyo
-splits them (``read_sql_migration``, with
-sqlparse), so what is checked is what runs.
+Writing a new pair (``defi-sql new``) is :mod:`defi_sql.migrate.new`. Statements
+are split exactly as yoyo splits them (``read_sql_migration``, with sqlparse), so
+what is checked is what runs.
 """
 
 from __future__ import annotations
@@ -37,31 +36,25 @@ from pathlib import Path
 from yoyo.migrations import get_migration_hash, read_sql_migration
 
 from defi_sql.errors import MigrationError
-from defi_sql.paths import display_path, migrations_dir
+from defi_sql.migrate.sqltext import line_of, scan
+from defi_sql.paths import display_path
 
 __all__ = [
-    "TEMPLATE_PLACEHOLDER",
     "MigrationFile",
     "Problem",
     "Statement",
-    "create_migration",
     "duplicate_numbers",
     "forward_paths",
-    "line_of",
     "migration_set",
     "problems",
     "read_migration_set",
     "rollback_path",
     "rollback_problems",
     "rollback_statements",
-    "scan",
     "statements_of",
 ]
 
 #: The sentence of `defi-sql new`'s template that lint refuses until it is replaced.
-TEMPLATE_PLACEHOLDER = "say here why this change is needed"
-_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-_ID = re.compile(r"^(\d{4})\.[a-z0-9-]+$")
 _FORWARD = re.compile(r"^(?P<number>\d{4})\.[a-z0-9]+(?:-[a-z0-9]+)*\.sql$")
 _ROLLBACK = re.compile(r"^(?P<id>\d{4}\.[a-z0-9]+(?:-[a-z0-9]+)*)\.rollback\.sql$")
 _DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*)$")
@@ -144,75 +137,6 @@ def forward_paths(directory: Path) -> list[Path]:
 def rollback_path(forward: Path) -> Path:
     """``NNNN.name.rollback.sql`` beside ``NNNN.name.sql``."""
     return forward.with_name(forward.name.removesuffix(".sql") + ".rollback.sql")
-
-
-# -- scanning SQL text ---------------------------------------------------------
-
-
-def scan(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """``text`` with comments, string literals and quoted names blanked out (same
-    length, newlines kept), and every comment as (offset, text inside its markers)."""
-    masked = list(text)
-    comments: list[tuple[int, str]] = []
-
-    def blank(start: int, end: int) -> None:
-        for k in range(start, end):
-            if masked[k] != "\n":
-                masked[k] = " "
-
-    i, n = 0, len(text)
-    while i < n:
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comments.append((i, text[i + 2 : end]))
-            blank(i, end)
-            i = end
-        elif text.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            comments.append((i, text[i + 2 : j - 2]))
-            blank(i, j)
-            i = j
-        elif text[i] in "'\"":
-            quote = text[i]
-            backslash = quote == "'" and i > 0 and text[i - 1] in "eE"
-            j = i + 1
-            while j < n:
-                if backslash and text[j] == "\\":
-                    j += 2
-                elif text[j] == quote:
-                    if text.startswith(quote * 2, j):
-                        j += 2
-                    else:
-                        break
-                else:
-                    j += 1
-            blank(i + 1, min(j, n))
-            i = j + 1
-        elif text[i] == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            tag = re.match(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
-            if tag is None:
-                i += 1
-                continue
-            close = text.find(tag.group(0), i + len(tag.group(0)))
-            end = n if close < 0 else close + len(tag.group(0))
-            blank(i, end)
-            i = end
-        else:
-            i += 1
-    return "".join(masked), comments
-
-
-def line_of(text: str, offset: int) -> int:
-    """The 1-based line of ``offset`` in ``text``."""
-    return text.count("\n", 0, offset) + 1
 
 
 def _read(path: Path) -> str:
@@ -503,52 +427,3 @@ def rollback_statements(migration: MigrationFile) -> tuple[Statement, ...]:
 
 def _as_statements(text: str, found: list[tuple[int, int, str]]) -> tuple[Statement, ...]:
     return tuple(Statement(line_of(text, o), line_of(text, k), s) for o, k, s in found)
-
-
-# -- new migrations ------------------------------------------------------------
-
-
-def _heads(directory: Path) -> list[str]:
-    """The migrations no other one depends on: what a new migration depends on."""
-    try:
-        files = migration_set(directory)[0]
-    except MigrationError:
-        return []
-    needed = {dep for m in files for dep in m.depends}
-    heads = [m.id for m in files if m.id not in needed]
-    if any(m.depends for m in files):
-        return heads
-    return heads[-1:]  # files without `-- depends:` lines: the last one
-
-
-def create_migration(name: str, directory: Path | None = None) -> tuple[Path, Path]:
-    """Write the next-numbered forward and rollback files for ``name`` (verb-object)."""
-    directory = directory or migrations_dir()
-    if not _NAME.match(name):
-        raise MigrationError(
-            f"migration name {name!r} is not verb-object in lower-case kebab case; "
-            "use e.g. `add-users-email` or `create-index-alerts-type`."
-        )
-    numbers = [
-        int(match.group(1))
-        for path in directory.glob("*.sql")
-        if (match := _ID.match(path.name.removesuffix(".sql").removesuffix(".rollback")))
-    ]
-    number = max(numbers, default=0) + 1
-    mid = f"{number:04d}.{name}"
-    forward = directory / f"{mid}.sql"
-    rollback = rollback_path(forward)
-    heads = _heads(directory)
-    depends = f"-- depends: {' '.join(heads)}\n" if heads else ""
-    forward.write_text(
-        f"-- {mid}: {TEMPLATE_PLACEHOLDER} (one or two sentences).\n{depends}\n",
-        encoding="utf-8",
-    )
-    rollback.write_text(
-        f"-- Undo {mid}: restore the schema exactly as it was before.\n"
-        "-- Undoing often takes a statement squawk bans (DROP COLUMN, DROP TABLE...):\n"
-        "-- say why it is safe here in the ignore, before the statement, e.g.\n"
-        "--     -- squawk-ignore ban-drop-column -- the rollback of an ADD COLUMN drops it\n\n",
-        encoding="utf-8",
-    )
-    return forward, rollback

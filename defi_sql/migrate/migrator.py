@@ -37,32 +37,23 @@ statements itself and adds what yoyo lacks:
   they work on a replica or as a role without CREATE.
 
 Reading and checking the files (and writing new ones) is
-:mod:`defi_sql.migrate.files`; what a failure left and the sentence that says
-so is :mod:`defi_sql.migrate.failures`.
+:mod:`defi_sql.migrate.files`; running one migration is
+:mod:`defi_sql.migrate.running`, the record of what is applied
+:mod:`defi_sql.migrate.bookkeeping`; what a failure left and the sentence that
+says so is :mod:`defi_sql.migrate.failures`.
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import os
 import re
-import socket
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import TransactionStatus
-from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
-from yoyo.connections import parse_uri
-from yoyo.migrations import default_migration_table
 
 from defi_sql._aiosql import internal_queries
 from defi_sql.connection import connect
@@ -70,24 +61,25 @@ from defi_sql.errors import (
     ConfigError,
     EditedMigration,
     MigrationError,
-    MigrationFailed,
     MigrationLocked,
     Refused,
     UnknownMigration,
 )
+from defi_sql.migrate.bookkeeping import (
+    Applied,
+    MigrationState,
+    checksum,
+    ensure_bookkeeping,
+    invalid_indexes,
+    read_applied,
+)
 from defi_sql.migrate.failures import (
     Direction,
     Index,
-    describe_failure,
-    first_word,
-    invalid_left,
     invalid_named,
 )
 from defi_sql.migrate.files import (
-    TEMPLATE_PLACEHOLDER,
     MigrationFile,
-    Statement,
-    create_migration,
     duplicate_numbers,
     duplicate_problem,
     migration_set,
@@ -95,6 +87,8 @@ from defi_sql.migrate.files import (
     rollback_problems,
     rollback_statements,
 )
+from defi_sql.migrate.new import TEMPLATE_PLACEHOLDER, create_migration
+from defi_sql.migrate.running import run_migration
 from defi_sql.paths import display_path, migrations_dir
 
 __all__ = [
@@ -120,11 +114,6 @@ _CLIENT_CHECK_MS = 1000
 Report = Callable[[str], None]
 
 
-def checksum(path: Path) -> str:
-    """SHA-256 of a migration file, with line endings normalised to ``\\n``."""
-    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
-
-
 def session_lock_timeout() -> str:
     """The ``lock_timeout`` migrations run with: ``DEFI_SQL_LOCK_TIMEOUT``, else 5s.
 
@@ -140,53 +129,6 @@ def session_lock_timeout() -> str:
             "e.g. 5s, 500ms or 2min (0 waits forever)."
         )
     return value
-
-
-@dataclass(frozen=True)
-class MigrationState:
-    """One migration as ``status`` reports it."""
-
-    id: str
-    path: Path | None
-    applied: bool
-    batch: int | None
-    applied_at: datetime | None
-    edited: bool
-    #: INVALID indexes an applied, non-transactional migration names (a failed rollback)
-    invalid_indexes: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> Literal["applied", "pending", "edited", "file missing", "invalid"]:
-        if self.path is None:
-            return "file missing"
-        if self.edited:
-            return "edited"
-        if self.invalid_indexes:
-            return "invalid"
-        return "applied" if self.applied else "pending"
-
-
-@dataclass(frozen=True)
-class _Applied:
-    id: str
-    batch: int | None  # None: applied outside defi-sql (yoyo apply)
-    checksum: str | None
-    at: datetime
-
-
-class _Backend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-    """yoyo's backend on the migrator's connection, used only to create (or upgrade)
-    yoyo's own tables exactly as yoyo does."""
-
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self._given = connection
-        super().__init__(parse_uri("postgresql+psycopg:///"), default_migration_table)
-
-    def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-        return self._given
-
-    def lock(self, timeout: int = 10) -> AbstractContextManager[None]:
-        return nullcontext()  # the Migrator holds its own lock
 
 
 class Migrator:
@@ -211,7 +153,6 @@ class Migrator:
         self._report: Report = report or (lambda _line: None)
         self._conn: psycopg.Connection[Any] | None = None
         self._search_path = ""
-        self._host = ""
 
     # -- session -----------------------------------------------------------
 
@@ -277,48 +218,20 @@ class Migrator:
         yoyo, ours, created = internal_queries().bookkeeping_tables(self.connection)
         return bool(yoyo), bool(ours), bool(created)
 
-    def _ensure_bookkeeping(self) -> None:
-        """Create the bookkeeping tables that are missing (only commands that write)."""
-        if all(self._tables()):
-            return
-        backend = _Backend(self.connection)
-        backend.init_database()
-        backend.ensure_internal_schema_updated()
-        internal_queries().create_bookkeeping(self.connection)
-
-    def _reset_session(self) -> None:
-        if not self.connection.broken:
-            internal_queries().reset_session(self.connection)
-
-    # -- reading -----------------------------------------------------------
-
     def _files(self) -> list[MigrationFile]:
         return read_migration_set(self._directory)
 
-    def _applied(self) -> list[_Applied]:
+    def _applied(self) -> list[Applied]:
         """Applied migrations, oldest first, whoever applied them (yoyo's table decides)."""
-        queries = internal_queries()
-        yoyo, ours, _created = self._tables()
-        if not yoyo:
-            recorded = int(queries.count_recorded(self.connection)) if ours else 0
-            if recorded:
-                raise MigrationError(
-                    f"_yoyo_migration, the record of applied migrations, is missing while "
-                    f"_defi_sql_migration records {recorded}: it was dropped by hand; restore "
-                    "it from a backup (or with `yoyo mark`), since without it every migration "
-                    "would run again."
-                )
-            return []
-        rows = (queries.list_applied if ours else queries.list_applied_by_yoyo)(self.connection)
-        return [_Applied(mid, batch, digest, at) for mid, batch, digest, at in rows]
+        return read_applied(self.connection)
 
     def status(self) -> list[MigrationState]:
         """Every migration with applied/pending, batch, time applied, edits and missing files."""
         return self._states(self._files(), self._applied())
 
-    def _states(self, files: list[MigrationFile], applied: list[_Applied]) -> list[MigrationState]:
+    def _states(self, files: list[MigrationFile], applied: list[Applied]) -> list[MigrationState]:
         by_id = {a.id: a for a in applied}
-        invalid = self._invalid_indexes()
+        invalid = invalid_indexes(self.connection)
         states = []
         for m in files:
             record = by_id.get(m.id)
@@ -413,7 +326,7 @@ class Migrator:
                 )
         if dry_run or not pending:
             return [m.id for m in pending]
-        self._ensure_bookkeeping()
+        ensure_bookkeeping(self.connection)
         batch = int(internal_queries().next_batch(self.connection))
         for migration in pending:
             self._run(migration, "apply", batch)
@@ -484,7 +397,7 @@ class Migrator:
             if found:
                 raise MigrationError(str(found[0]))
         if not dry_run and ready:
-            self._ensure_bookkeeping()
+            ensure_bookkeeping(self.connection)
             for m in ready:
                 self._run(m, "rollback", None)
         return [m.id for m in ready]
@@ -492,133 +405,18 @@ class Migrator:
     # -- running one migration ----------------------------------------------
 
     def _run(self, migration: MigrationFile, direction: Direction, batch: int | None) -> None:
-        conn = self.connection
-        queries = internal_queries()
-        path = migration.path if direction == "apply" else migration.rollback_path
-        statements = (
-            migration.statements if direction == "apply" else rollback_statements(migration)
-        )
         started = time.perf_counter()
-        self._reset_session()
-        invalid_before = {i.qualified for i in self._invalid_indexes()}
-        if not migration.transactional:
-            self._refuse_invalid_leftover(path, statements)
-        objects_before = {tuple(r) for r in queries.schemas_and_extensions(conn)}
-        current: Statement | None = None
-        committing = False
-        try:
-            if migration.transactional:
-                with conn.transaction():
-                    xid = queries.transaction_id(conn)
-                    for current in statements:
-                        conn.execute(current.text)
-                    current = None
-                    self._check_intact(migration, path, xid)
-                    queries.pin_session(
-                        conn,
-                        search_path=self._search_path,
-                        lock_timeout=self._statement_lock_timeout,
-                    )
-                    self._bookkeeping(migration, direction, batch, objects_before)
-                    committing = True
-            else:
-                for current in statements:
-                    conn.execute(current.text)
-                current = None
-                self._reset_session()
-                self._check_built(path, statements)
-                with conn.transaction():
-                    self._bookkeeping(migration, direction, batch, objects_before)
-                    committing = True
-        except psycopg.Error as exc:
-            self._reset_session()
-            raise describe_failure(
-                migration,
-                direction,
-                path,
-                exc,
-                current,
-                lost=conn.broken,
-                committing=committing,
-                invalid_before=invalid_before,
-                invalid_now=[] if conn.broken else self._invalid_indexes(),
-                lock_timeout=self._statement_lock_timeout,
-            ) from None
-        finally:
-            self._reset_session()
+        run_migration(
+            self.connection,
+            migration,
+            direction,
+            batch,
+            search_path=self._search_path,
+            lock_timeout=self._statement_lock_timeout,
+        )
         elapsed = (time.perf_counter() - started) * 1000
         verb = "applied" if direction == "apply" else "rolled back"
         self._report(f"{verb} {migration.id} ({elapsed:.0f} ms)")
-
-    def _check_intact(self, migration: MigrationFile, path: Path, xid: str) -> None:
-        """Refuse to record a migration whose statements ended the transaction it runs in."""
-        conn = self.connection
-        if (
-            conn.info.transaction_status == TransactionStatus.INTRANS
-            and internal_queries().transaction_id(conn) == xid
-        ):
-            return
-        raise MigrationFailed(
-            f"{display_path(path)}: {migration.id} ended the transaction it runs in (a "
-            "COMMIT or ROLLBACK among its statements), so it is not recorded as applied, and "
-            "what ran before that may stay committed; compare the database with the file, "
-            "remove the statement, and run the command again.",
-            path=str(path),
-            line=None,
-            sqlstate=None,
-        )
-
-    def _refuse_invalid_leftover(self, path: Path, statements: Sequence[Statement]) -> None:
-        """A build over an INVALID index of the same name (left by a failed run) would
-        fail with "already exists", or, with IF NOT EXISTS, be skipped and recorded."""
-        builds = [s for s in statements if first_word(s) in ("CREATE", "REINDEX")]
-        left = invalid_named(builds, self._invalid_indexes())
-        if left:
-            raise invalid_left(path, builds[0].line, left[0], "left by an earlier failed build")
-
-    def _check_built(self, path: Path, statements: Sequence[Statement]) -> None:
-        """A non-transactional migration is recorded only when no index it names is INVALID."""
-        left = invalid_named(statements, self._invalid_indexes())
-        if left:
-            line = statements[0].line if statements else 1
-            raise invalid_left(
-                path, line, left[0], "after it ran (IF NOT EXISTS kept a failed build?)"
-            )
-
-    def _bookkeeping(
-        self,
-        migration: MigrationFile,
-        direction: Direction,
-        batch: int | None,
-        objects_before: set[tuple[Any, ...]],
-    ) -> None:
-        conn = self.connection
-        queries = internal_queries()
-        if not self._host:
-            self._host = socket.getfqdn()
-        queries.log_operation(
-            conn,
-            id=str(uuid.uuid1()),
-            migration_hash=migration.hash,
-            migration_id=migration.id,
-            operation=direction,
-            username=getpass.getuser(),
-            hostname=self._host,
-        )
-        # a record left by `yoyo rollback`, which knows only its own table, goes first
-        queries.forget_applied(conn, migration_id=migration.id)
-        if direction == "apply":
-            queries.mark_applied(conn, migration_hash=migration.hash, migration_id=migration.id)
-            queries.record_applied(
-                conn, migration_id=migration.id, batch=batch, checksum=migration.checksum
-            )
-            for kind, name in sorted(
-                {tuple(r) for r in queries.schemas_and_extensions(conn)} - objects_before
-            ):
-                queries.record_created(conn, migration_id=migration.id, kind=kind, name=name)
-        else:
-            queries.unmark_applied(conn, migration_hash=migration.hash)
-            queries.forget_created(conn, migration_id=migration.id)
 
     # -- resetting and repairing ------------------------------------------
 
@@ -627,7 +425,7 @@ class Migrator:
         app's migration tables and extension members excluded) and the schemas and
         extensions migrations created; :class:`Refused` while objects it would not drop
         depend on them."""
-        self._ensure_bookkeeping()
+        ensure_bookkeeping(self.connection)
         conn = self.connection
         queries = internal_queries()
         dependents = [f"{name} (on {on})" for name, on in queries.foreign_dependents(conn)]
@@ -643,7 +441,7 @@ class Migrator:
             queries.drop_created(conn)
             queries.drop_schema_objects(conn)
         self._report("dropped every object of the schema")
-        self._ensure_bookkeeping()
+        ensure_bookkeeping(self.connection)
 
     def repair(self, ids: Sequence[str]) -> list[str]:
         """Accept the current content of edited, applied migrations; return their ids."""
