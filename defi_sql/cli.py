@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import psycopg
 
@@ -35,6 +35,7 @@ from defi_sql.dev.lint import lint_migrations, manifest_path, update_manifest
 from defi_sql.dev.seed import DEFAULT_SNAPSHOTS, seed_dev, seed_users
 from defi_sql.dev.structs import struct_source
 from defi_sql.dev.target import Target, resolve_target
+from defi_sql.dev.terminal import ProgressBar, err, out, write
 from defi_sql.errors import ConfigError, DefiSqlError, Refused
 from defi_sql.migrate import Migrator, create_migration
 from defi_sql.paths import display_path, is_bundled, sql_root, writable_sql_root
@@ -46,33 +47,6 @@ __all__ = ["main"]
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _write(stream: TextIO, text: str) -> None:
-    """Write and flush; once the reader has gone, everything else goes to /dev/null."""
-    try:
-        stream.write(text)
-        stream.flush()
-    except BrokenPipeError:
-        _discard(stream)
-
-
-def _discard(stream: TextIO) -> None:
-    # the Python docs' recipe (signal module, "Note on SIGPIPE"): point the descriptor at
-    # /dev/null, so neither later writes nor the flush at exit fail again
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, stream.fileno())
-    finally:
-        os.close(devnull)
-
-
-def _out(line: str = "", *, end: str = "\n") -> None:
-    _write(sys.stdout, line + end)
-
-
-def _err(line: str) -> None:
-    _write(sys.stderr, line + "\n")
-
-
 def _refuse_in_production(args: argparse.Namespace, doing: str, advice: str) -> None:
     """Refuse a destructive command when DEFI_SQL_ENV=production, unless --force."""
     if environment_name() == "production" and not args.force:
@@ -80,12 +54,12 @@ def _refuse_in_production(args: argparse.Namespace, doing: str, advice: str) -> 
 
 
 def _migrator(target: Target) -> Migrator:
-    return Migrator(target.conninfo, report=_out)
+    return Migrator(target.conninfo, report=out)
 
 
 def _announce(target: Target, *, as_sql_comment: bool = False) -> None:
     """Say which database is used, once connected (a SQL comment in dry-run output)."""
-    _out(f"{'-- ' if as_sql_comment else ''}database: {target.display} ({target.source})")
+    out(f"{'-- ' if as_sql_comment else ''}database: {target.display} ({target.source})")
 
 
 # -- migrations --------------------------------------------------------------
@@ -97,10 +71,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _announce(target, as_sql_comment=args.dry_run)
         if args.dry_run:
             pending = migrator.migrate(dry_run=True)
-            _out(migrator.plan("apply", pending) if pending else "-- nothing to migrate")
+            out(migrator.plan("apply", pending) if pending else "-- nothing to migrate")
             return 0
         applied = migrator.migrate()
-    _out(f"batch applied: {len(applied)} migration(s)" if applied else "nothing to migrate")
+    out(f"batch applied: {len(applied)} migration(s)" if applied else "nothing to migrate")
     return 0
 
 
@@ -118,10 +92,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         kwargs: dict[str, Any] = {"steps": args.steps, "to": args.to, "everything": args.all}
         if args.dry_run:
             ids = migrator.rollback(dry_run=True, **kwargs)
-            _out(migrator.plan("rollback", ids) if ids else "-- nothing to roll back")
+            out(migrator.plan("rollback", ids) if ids else "-- nothing to roll back")
             return 0
         undone = migrator.rollback(**kwargs)
-    _out(f"rolled back {len(undone)} migration(s)" if undone else "nothing to roll back")
+    out(f"rolled back {len(undone)} migration(s)" if undone else "nothing to roll back")
     return 0
 
 
@@ -134,10 +108,10 @@ def cmd_fresh(args: argparse.Namespace) -> int:
         _announce(target)
         migrator.drop_everything()
         applied = migrator.migrate()
-    _out(f"fresh: {len(applied)} migration(s) applied")
+    out(f"fresh: {len(applied)} migration(s) applied")
     if args.seed:
         with connect(target.conninfo) as conn:
-            _out(_seeded(seed_dev(conn)))
+            out(_seeded(seed_dev(conn)))
     return 0
 
 
@@ -147,11 +121,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         _announce(target)
         states = migrator.status()
     width = max((len(s.id) for s in states), default=10)
-    _out(f"{'MIGRATION':<{width}}  {'STATE':<12}  {'BATCH':>5}  APPLIED AT")
+    out(f"{'MIGRATION':<{width}}  {'STATE':<12}  {'BATCH':>5}  APPLIED AT")
     for s in states:
         at = s.applied_at.strftime("%Y-%m-%d %H:%M:%S %Z") if s.applied_at else "-"
         batch = str(s.batch) if s.batch is not None else "-"
-        _out(f"{s.id:<{width}}  {s.label:<12}  {batch:>5}  {at}")
+        out(f"{s.id:<{width}}  {s.label:<12}  {batch:>5}  {at}")
     pending = sum(1 for s in states if not s.applied)
     edited = sum(1 for s in states if s.edited)
     missing = sum(1 for s in states if s.label == "file missing")
@@ -159,31 +133,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     worse = (f", {missing} file missing" if missing else "") + (
         f", {invalid} invalid" if invalid else ""
     )
-    _out(f"{len(states) - pending} applied, {pending} pending, {edited} edited{worse}")
+    out(f"{len(states) - pending} applied, {pending} pending, {edited} edited{worse}")
     if args.check and (missing or invalid):
-        _err(
+        err(
             f"{missing} applied migration(s) without their file and {invalid} with an INVALID "
             "index; restore the files (git), and drop or rebuild the indexes `migrate` or "
             "`rollback` named."
         )
         return 1
     if args.check and (pending or edited):
-        _err(f"{pending} migration(s) pending and {edited} edited; run `defi-sql migrate`.")
+        err(f"{pending} migration(s) pending and {edited} edited; run `defi-sql migrate`.")
         return 1
     return 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
     forward, rollback = create_migration(args.name, writable_sql_root() / "migrations")
-    _out(f"created {forward}")
-    _out(f"created {rollback}")
+    out(f"created {forward}")
+    out(f"created {rollback}")
     return 0
 
 
 def cmd_struct(args: argparse.Namespace) -> int:
     target = resolve_target()
     with connect(target.conninfo) as conn:
-        _out(struct_source(conn, args.table), end="")
+        out(struct_source(conn, args.table), end="")
     return 0
 
 
@@ -194,18 +168,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
         if args.markdown:
             with connect(url) as conn:
                 Path(args.markdown).write_text(schema_markdown(conn), encoding="utf-8")
-            _out(f"wrote {args.markdown}")
+            out(f"wrote {args.markdown}")
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        _out(f"wrote {args.output}")
+        out(f"wrote {args.output}")
         # the baseline `defi-sql lint` checks migrations against: appended, never
         # rewritten, and never inside an installed package (its tree is as shipped)
         root = sql_root()
         manifest = manifest_path(root)
         if not is_bundled(root) and update_manifest(root / "migrations", manifest):
-            _out(f"wrote {display_path(manifest)}")
+            out(f"wrote {display_path(manifest)}")
     else:
-        _out(text, end="")
+        out(text, end="")
     return 0
 
 
@@ -236,15 +210,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         server = embedded.start(embedded.pg_version(), database="postgres")
     report = run_check(server, sql_dir=sql_dir, models=args.models, database=database)
     for problem in report.problems:
-        _out(str(problem))
+        out(str(problem))
     errors, warnings = len(report.errors), len(report.warnings)
     looked = f"{report.migrations} migrations and {report.queries} queries"
     # as `lint`: problems on stdout, the closing line on stdout when the check passes
     # (exit 0) and on stderr when it fails (exit 1)
     if errors or warnings:
-        (_err if errors else _out)(f"check: {errors} error(s), {warnings} warning(s) in {looked}")
+        (err if errors else out)(f"check: {errors} error(s), {warnings} warning(s) in {looked}")
     else:
-        _out(f"check: {looked}: no problems")
+        out(f"check: {looked}: no problems")
     return 1 if errors else 0
 
 
@@ -258,15 +232,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
         )
     findings = lint_migrations(directory, manifest_path(sql_dir))
     for finding in findings:
-        _out(str(finding))
+        out(str(finding))
     if findings:
         files = len({finding.path for finding in findings})
-        _err(
+        err(
             f"{len(findings)} problem{'s' * (len(findings) != 1)} "
             f"in {files} file{'s' * (files != 1)}"
         )
         return 1
-    _out(f"migrations: no problems ({len(list(directory.glob('*.sql')))} files)")
+    out(f"migrations: no problems ({len(list(directory.glob('*.sql')))} files)")
     return 0
 
 
@@ -282,28 +256,10 @@ def cmd_repair(args: argparse.Namespace) -> int:
         _announce(target)
         repaired = migrator.repair(args.ids)
     for mid in repaired:
-        _out(f"accepted the current content of {mid}")
+        out(f"accepted the current content of {mid}")
     if not repaired:
-        _out("no edited migration to repair")
+        out("no edited migration to repair")
     return 0
-
-
-class _ProgressBar:
-    def __init__(self, stream: TextIO, label: str) -> None:
-        self._stream = stream
-        self._label = label
-        self._last_decile = -1
-
-    def __call__(self, done: int, total: int) -> None:
-        fraction = done / total
-        if self._stream.isatty():
-            filled = int(fraction * 30)
-            bar = "#" * filled + "-" * (30 - filled)
-            end = "\n" if done >= total else ""
-            _write(self._stream, f"\r{self._label} [{bar}] {done}/{total}{end}")
-        elif int(fraction * 10) != self._last_decile:
-            self._last_decile = int(fraction * 10)
-            _write(self._stream, f"{self._label}: {done}/{total} ({fraction:.0%})\n")
 
 
 def _seeded(added: dict[str, int]) -> str:
@@ -322,15 +278,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
     with connect(target.conninfo) as conn:
         _announce(target)
         if args.users is None:
-            _out(_seeded(seed_dev(conn)))
+            out(_seeded(seed_dev(conn)))
             return 0
         added = seed_users(
             conn,
             args.users,
             snapshots=snapshots,
-            progress=_ProgressBar(sys.stderr, "seeding users"),
+            progress=ProgressBar(sys.stderr, "seeding users"),
         )
-    _out(f"seeded {added} new user(s) with {snapshots} snapshot(s) each")
+    out(f"seeded {added} new user(s) with {snapshots} snapshot(s) each")
     return 0
 
 
@@ -341,19 +297,19 @@ def cmd_db(args: argparse.Namespace) -> int:
     action: str = args.action
     if action == "start":
         url = embedded.start()
-        _out(f"embedded PostgreSQL {embedded.pg_version()} is running: {url}")
+        out(f"embedded PostgreSQL {embedded.pg_version()} is running: {url}")
     elif action == "stop":
         stopped = embedded.stop()
-        _out("stopped the embedded server" if stopped else "the embedded server is not running")
+        out("stopped the embedded server" if stopped else "the embedded server is not running")
     elif action == "status":
         state = embedded.status()
-        _out(f"PostgreSQL {state.version} in {state.data_dir}")
+        out(f"PostgreSQL {state.version} in {state.data_dir}")
         if state.running:
-            _out(f"running (pid {state.pid}): {state.conninfo}")
+            out(f"running (pid {state.pid}): {state.conninfo}")
         else:
-            _out("not running (it starts on demand; `defi-sql db start` starts it now)")
+            out("not running (it starts on demand; `defi-sql db start` starts it now)")
     elif action == "url":
-        _out(embedded.start())
+        out(embedded.start())
     elif action == "psql":
         return _psql(resolve_target())
     return 0
@@ -362,7 +318,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def _psql(target: Target) -> int:
     conninfo, env = client_arguments(target.conninfo)
     psql = str(embedded.psql_path())
-    _write(sys.stdout, "")
+    write(sys.stdout, "")
     os.execve(psql, [psql, conninfo], env)
 
 
@@ -497,18 +453,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # argparse's --help, --version and usage errors write without flushing: flush now,
         # so a reader that has gone costs nothing at exit either
-        _write(sys.stdout, "")
+        write(sys.stdout, "")
     handler: Handler = args.handler
     try:
         _refuse_unreadable(args)
         return handler(args)
     except DefiSqlError as exc:
-        _err(f"defi-sql: error: {exc}")
+        err(f"defi-sql: error: {exc}")
     except psycopg.Error as exc:
         detail = message_of(exc)
-        _err(f"defi-sql: database error: {scrub(detail)}")
+        err(f"defi-sql: database error: {scrub(detail)}")
     except KeyboardInterrupt:
-        _err("defi-sql: interrupted")
+        err("defi-sql: interrupted")
         return 130
     return 1
 
