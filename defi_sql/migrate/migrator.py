@@ -87,20 +87,10 @@ from defi_sql.migrate.files import (
     rollback_problems,
     rollback_statements,
 )
-from defi_sql.migrate.new import TEMPLATE_PLACEHOLDER, create_migration
 from defi_sql.migrate.running import run_migration
 from defi_sql.paths import display_path, migrations_dir
 
-__all__ = [
-    "DEFAULT_LOCK_TIMEOUT",
-    "LOCK_KEY",
-    "TEMPLATE_PLACEHOLDER",
-    "MigrationState",
-    "Migrator",
-    "checksum",
-    "create_migration",
-    "session_lock_timeout",
-]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "LOCK_KEY", "Migrator", "session_lock_timeout"]
 
 #: The advisory lock key every defi-sql migration run takes ('defi' + 1).
 LOCK_KEY = 0x6465_6669_0001

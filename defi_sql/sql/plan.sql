@@ -1,4 +1,4 @@
--- The catalog facts defi_sql.plan reads a generic plan with (`defi-sql check`).
+-- The catalog facts defi_sql.check.plan reads a generic plan with (`defi-sql check`).
 
 -- name: plan_column_not_null(schema_name, table_name, column_name)$
 -- Whether every row holds a value in this column: NOT NULL, and not through a
