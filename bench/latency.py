@@ -72,7 +72,7 @@ LARGE_TABLES = ("alerts", "positions", "signals")
 #: ... unless it is this small (512 kB): then reading it whole is the right plan
 SMALL_PAGES = 64
 
-#: the two other ways to write ``latest_position_per_user``, for the comparison only
+#: the two other ways to write ``positions_latest_per_user``, for the comparison only
 ALTERNATIVES = {
     "DISTINCT ON": """
         SELECT DISTINCT ON (user_id)

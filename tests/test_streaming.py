@@ -29,7 +29,7 @@ ROWS = 5000
 BATCH = 100
 #: libpq's trace line of a message: direction (F from us, B from the server), length, type
 MESSAGE = re.compile(r"^([FB])\t\d+\t(\w+)\t?(.*)$")
-STREAM_CURSOR = re.compile(r"defi_sql_stream_positions_\d+")
+STREAM_CURSOR = re.compile(r"defi_sql_positions_iterate_all_\d+")
 
 
 def new_user(db: psycopg.Connection[Any], n: int) -> UUID:
