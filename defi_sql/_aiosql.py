@@ -14,12 +14,17 @@ from typing import Any
 import aiosql
 
 from defi_sql.paths import internal_sql_dir, queries_dir
+from defi_sql.statements import load_statements
 
 __all__ = ["internal_queries", "load_queries", "project_queries"]
 
 
 @functools.cache
 def load_queries(directory: Path) -> Any:
+    """The queries of ``directory``, after the checks the query API's own get
+    (:func:`~defi_sql.statements.load_statements`): a file aiosql cannot parse, or a
+    name defined twice, is a :class:`~defi_sql.errors.ConfigError` naming both places."""
+    load_statements(directory)
     return aiosql.from_path(directory, "psycopg")
 
 

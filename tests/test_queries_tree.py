@@ -106,3 +106,12 @@ def test_every_query_is_named_after_its_file_and_function() -> None:
         assert stmt.name.startswith(f"{module}_"), (
             f"{stmt.where}: query {stmt.name} should be named {module}_<function>"
         )
+
+
+def test_internal_and_seed_sql_get_the_same_checks_as_the_api_s(tmp_path: Path) -> None:
+    from defi_sql._aiosql import load_queries
+
+    (tmp_path / "a.sql").write_text("-- name: one()\n-- The first.\nSELECT 1 AS one;\n")
+    (tmp_path / "b.sql").write_text("-- name: one()\n-- The same name.\nSELECT 2 AS two;\n")
+    with pytest.raises(ConfigError, match=r"query 'one' is defined twice, in .*a\.sql:1 and"):
+        load_queries(tmp_path)
