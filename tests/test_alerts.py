@@ -828,3 +828,61 @@ def test_transitions_of_a_missing_alert_are_not_found(
         assert str(caught.value) == f"no alert with id {missing}."
     assert snapshot(db) == before
     assert statuses(db) == {alert.id: "pending"}
+
+
+@pytest.mark.parametrize("action", ["mark_sent", "mark_failed"])
+def test_a_refusal_is_judged_on_the_row_as_it_is_once_locked(
+    api: Api,
+    db: psycopg.Connection[Any],
+    db_url: str,
+    queue: list[Alert],
+    action: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A tokenless call refused while another worker's lease was live, whose holder
+    then gives the alert back (mark_failed: pending, lease and token void) before
+    the refusal is diagnosed: the row now allows the call, so it is done, not
+    refused with a reason the row contradicts ("alert is pending: only pending ...")."""
+    [leased] = defi_sql.sync.alerts.claim(db, limit=1)
+    module = defi_sql.sync.alerts if api.kind == "sync" else defi_sql.aio.alerts
+    real = module.write_one
+    calls: list[str] = []
+
+    def holder_gives_it_back() -> None:
+        with psycopg.connect(db_url, autocommit=True) as holder:
+            defi_sql.sync.alerts.mark_failed(
+                holder, leased.id, "channel down", claim_token=leased.claim_token
+            )
+
+    if api.kind == "sync":
+
+        def write_one(*args: Any, **kwargs: Any) -> Any:
+            result = real(*args, **kwargs)
+            if args[0] is not api.conn:  # the holder's own call, through the same module
+                return result
+            calls.append("refused" if result is None else "done")
+            if result is None and len(calls) == 1:
+                holder_gives_it_back()  # between the refusal and its diagnosis
+            return result
+
+    else:
+
+        async def write_one(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            result = await real(*args, **kwargs)
+            calls.append("refused" if result is None else "done")
+            if result is None and len(calls) == 1:
+                holder_gives_it_back()
+            return result
+
+    monkeypatch.setattr(module, "write_one", write_one)
+    args = (leased.id, "bounced") if action == "mark_failed" else (leased.id,)
+    kwargs = {"max_attempts": 5} if action == "mark_failed" else {}
+    done = getattr(api.alerts, action)(*args, **kwargs)
+    assert calls == ["refused", "done"]
+    assert done.id == leased.id
+    if action == "mark_sent":
+        assert done.status == "sent"
+    else:
+        assert done.status == "pending"
+        assert done.metadata["failureReason"] == "bounced"
+        assert done.attempts == leased.attempts

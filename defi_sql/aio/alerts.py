@@ -204,7 +204,15 @@ async def _transition(
     alert = await write_one(conn, name, params, Alert)
     if alert is not None:
         return alert
-    current = await get(conn, params["alert_id"])
+    # Refused. The row may have changed since (a holder giving the alert back):
+    # lock it, so that the retry and the diagnosis both see it as it now is.
+    async with transaction(conn):
+        current = await fetch_one(conn, "alerts_lock", {"alert_id": params["alert_id"]}, Alert)
+        if current is None:
+            raise NotFound(f"no alert with id {params['alert_id']}.")
+        alert = await write_one(conn, name, params, Alert)
+        if alert is not None:
+            return alert
     token = params["claim_token"]
     if current.status == to and token is not None and current.claim_token == token:
         return current  # the same holder repeating itself: already done

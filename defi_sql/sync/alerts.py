@@ -200,7 +200,15 @@ def _transition(
     alert = write_one(conn, name, params, Alert)
     if alert is not None:
         return alert
-    current = get(conn, params["alert_id"])
+    # Refused. The row may have changed since (a holder giving the alert back):
+    # lock it, so that the retry and the diagnosis both see it as it now is.
+    with transaction(conn):
+        current = fetch_one(conn, "alerts_lock", {"alert_id": params["alert_id"]}, Alert)
+        if current is None:
+            raise NotFound(f"no alert with id {params['alert_id']}.")
+        alert = write_one(conn, name, params, Alert)
+        if alert is not None:
+            return alert
     token = params["claim_token"]
     if current.status == to and token is not None and current.claim_token == token:
         return current  # the same holder repeating itself: already done

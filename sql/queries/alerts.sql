@@ -19,6 +19,18 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
   FROM alerts
  WHERE id = :alert_id;
 
+-- name: alerts_lock(alert_id)^
+-- One alert by id, locked until the transaction ends (FOR UPDATE): a refused
+-- mark is retried and explained on this row, which no one else can change
+-- in between.
+-- returns: Alert
+SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
+       acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
+       idempotency_key, next_attempt_at
+  FROM alerts
+ WHERE id = :alert_id
+   FOR UPDATE;
+
 -- name: alerts_pending_for_user(user_id)
 -- A user's pending alerts, newest first (alerts_user_id_status_created_at_idx).
 -- returns: Alert
