@@ -1,7 +1,9 @@
 """A fingerprint of a schema read from the PostgreSQL catalog.
 
-Two schemas are the same when their fingerprints are equal; :func:`diff`
-says how they differ. The catalog query lives in ``defi_sql/sql/catalog.sql``.
+Two schemas are the same when their fingerprints are equal; :func:`changes`
+says how they differ, one phrase per object (the round-trip check, drift and
+the round-trip proof in the tests all read it). The catalog query lives in
+``defi_sql/sql/catalog.sql``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import psycopg
 
 from defi_sql._aiosql import internal_queries
 
-__all__ = ["Fingerprint", "changes", "diff", "fingerprint"]
+__all__ = ["Fingerprint", "changes", "fingerprint"]
 
 Fingerprint = tuple[tuple[str, str, str], ...]
 
@@ -23,14 +25,6 @@ def fingerprint(conn: psycopg.Connection[Any]) -> Fingerprint:
     return tuple((str(kind), str(name), str(definition)) for kind, name, definition in rows)
 
 
-def diff(before: Fingerprint, after: Fingerprint) -> list[str]:
-    """Lines ``- kind name: definition`` (only before) and ``+ ...`` (only after)."""
-    old, new = set(before), set(after)
-    gone = [f"- {k} {n}: {d}" for k, n, d in before if (k, n, d) not in new]
-    added = [f"+ {k} {n}: {d}" for k, n, d in after if (k, n, d) not in old]
-    return gone + added
-
-
 def changes(
     before: Fingerprint,
     after: Fingerprint,
@@ -38,7 +32,12 @@ def changes(
     extra: str = "is left over",
     differs: str = "{kind} {name} differs: {old} became {new}",
 ) -> list[str]:
-    """How ``after`` differs from ``before``, one phrase per object."""
+    """How ``after`` differs from ``before``, one phrase per object, in (kind, name)
+    order: an object only before is ``missing``, one only after ``extra``, and one
+    whose definition changed ``differs`` (formatted with kind, name, old and new).
+
+    (kind, name) identifies an object: the catalog allows one relation, column,
+    constraint, trigger, policy, type or function signature of a name."""
     old = {(k, n): d for k, n, d in before}
     new = {(k, n): d for k, n, d in after}
     lines = []
