@@ -9,8 +9,11 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
+from psycopg import sql
 
 from defi_sql import models
+from defi_sql.check.pgtypes import PG_TYPES
+from defi_sql.check.shapes import ResultColumn, compare_struct
 from defi_sql.cli import main
 from defi_sql.dev.structs import class_name, struct_source
 from defi_sql.errors import NotFound
@@ -87,3 +90,49 @@ def test_struct_command(
     monkeypatch.setenv("DATABASE_URL", db_url)
     assert main(["struct", "signals"]) == 0
     assert "class Signal(Row, kw_only=True, frozen=True):" in capsys.readouterr().out
+
+
+def test_every_type_the_generator_writes_passes_check(empty_db_url: str) -> None:
+    """The generator and check read one table (defi_sql/check/pgtypes.py): a column
+    of each type it knows becomes a field check accepts for that column."""
+    # citext is an extension's type; a naive timestamp is written datetime, which
+    # check refuses (it arrives without tzinfo)
+    names = [t for t in PG_TYPES if t not in ("citext", "timestamp")]
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} {} NOT NULL").format(sql.Identifier(f"c_{t}"), sql.Identifier(t))
+            for t in names
+        )
+        conn.execute(sql.SQL("CREATE TABLE every_types ({})").format(columns))
+        source = struct_source(conn, "every_types")
+    module = types.ModuleType("generated_every_types")
+    exec(compile(source, "<struct every_types>", "exec", dont_inherit=True), module.__dict__)
+    generated = module.EveryType
+    result = [ResultColumn(f"c_{t}", t, None, never_null=True) for t in names]
+    assert compare_struct(generated, result) == []
+    assert "    c_oid: int\n" in source  # as check reads an oid, no longer `object  # oid`
+
+
+@pytest.mark.parametrize(
+    ("pg", "hint"),
+    [
+        ("date", "date"),
+        ("time", "time"),
+        ("interval", "timedelta"),
+        ("bytea", "bytes"),
+        ("oid", "int"),
+        ("numeric", "Decimal"),
+        ("text", "str"),
+    ],
+)
+def test_check_names_the_type_the_generator_writes(pg: str, hint: str) -> None:
+    """A field of the wrong type is told to use the generator's type (a date column
+    used to get "use str", which check would refuse too)."""
+
+    class Wrong(msgspec.Struct):
+        value: list[int]
+
+    column = ResultColumn("value", pg, None, never_null=True)
+    assert compare_struct(Wrong, [column]) == [
+        f"column value is {pg} but Wrong.value is list[int]; use {hint}."
+    ]

@@ -12,9 +12,9 @@ import psycopg
 from defi_sql._aiosql import internal_queries
 from defi_sql.check.describe import Description
 from defi_sql.check.outputs import json_kind, output_expressions, text_values
+from defi_sql.check.pgtypes import check_choices
 from defi_sql.check.plan import CatalogFacts, Plan
 from defi_sql.check.shapes import ResultColumn
-from defi_sql.dev.structs import check_choices
 from defi_sql.statements import Statement
 
 __all__ = ["Catalog", "result_columns"]

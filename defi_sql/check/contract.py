@@ -51,9 +51,9 @@ import msgspec.inspect as mi
 import psycopg
 
 from defi_sql._aiosql import internal_queries
+from defi_sql.check.pgtypes import check_choices
 from defi_sql.check.plan import conjuncts
 from defi_sql.check.shapes import type_name
-from defi_sql.dev.structs import check_choices
 from defi_sql.paths import display_path
 
 if TYPE_CHECKING:

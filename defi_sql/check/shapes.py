@@ -34,47 +34,10 @@ from dataclasses import dataclass
 import msgspec
 import msgspec.inspect as mi
 
+from defi_sql.check.pgtypes import PG_TYPES, TEXT
+
 __all__ = ["SCALARS", "ResultColumn", "compare_scalar", "compare_struct", "type_name"]
 
-_TEXT = (mi.StrType, mi.LiteralType)
-_JSON = (mi.StructType, mi.DictType, mi.ListType, mi.AnyType, mi.TypedDictType, mi.DataclassType)
-#: PostgreSQL type -> the msgspec types a field may have to receive it.
-_ACCEPTS: dict[str, tuple[type[mi.Type], ...]] = {
-    "bool": (mi.BoolType,),
-    "int2": (mi.IntType,),
-    "int4": (mi.IntType,),
-    "int8": (mi.IntType,),
-    "oid": (mi.IntType,),
-    "numeric": (mi.DecimalType,),
-    "float4": (mi.FloatType,),
-    "float8": (mi.FloatType,),
-    "text": _TEXT,
-    "varchar": _TEXT,
-    "bpchar": _TEXT,
-    "name": _TEXT,
-    "citext": _TEXT,
-    "uuid": (mi.UUIDType,),
-    "timestamptz": (mi.DateTimeType,),
-    "timestamp": (mi.DateTimeType,),
-    "date": (mi.DateType,),
-    "time": (mi.TimeType,),
-    "interval": (mi.TimeDeltaType,),
-    "bytea": (mi.BytesType,),
-    "json": _JSON,
-    "jsonb": _JSON,
-}
-_SUGGEST = {
-    "numeric": "Decimal",
-    "int2": "int",
-    "int4": "int",
-    "int8": "int",
-    "float4": "float",
-    "float8": "float",
-    "uuid": "UUID",
-    "timestamptz": "datetime",
-    "timestamp": "datetime",
-    "bool": "bool",
-}
 #: Names a ``$`` query may declare with ``-- returns:`` instead of a struct.
 SCALARS: dict[str, object] = {
     "int": int,
@@ -167,7 +130,8 @@ def _type_problem(column: ResultColumn, field: str, t: mi.Type) -> str | None:
                 f"{where}; the elements of a {label} arrive as JSON text, not decoded: select "
                 f"to_jsonb({column.name}) (one JSON array) into a list, or make it list[str]."
             )
-    accepted = _TEXT if column.enum else _ACCEPTS.get(pg or "")
+    known = PG_TYPES.get(pg or "")
+    accepted = TEXT if column.enum else known.accepts if known else None
     if accepted is None:
         return (
             f"{where}; check does not know the type {label}, so it cannot tell whether "
@@ -178,7 +142,7 @@ def _type_problem(column: ResultColumn, field: str, t: mi.Type) -> str | None:
             return f"{where}; a float loses numeric's digits, use Decimal."
         if pg in ("json", "jsonb"):
             return f"{where}; a JSON document decodes into a struct, dict, list or Any."
-        hint = "str" if column.enum else _SUGGEST.get(pg or "", "str")
+        hint = "str" if column.enum or known is None else known.name
         return f"{where}; use {hint}."
     if problem := _time_zone_problem(pg or "", where, inner):
         return problem

@@ -9,44 +9,15 @@ document struct), and the table's comment the docstring.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import psycopg
 
 from defi_sql._aiosql import internal_queries
+from defi_sql.check.pgtypes import PG_TYPES, check_choices
 from defi_sql.errors import NotFound
 
-__all__ = ["check_choices", "class_name", "struct_source"]
-
-_TYPES = {
-    "uuid": ("UUID", "from uuid import UUID"),
-    "text": ("str", None),
-    "varchar": ("str", None),
-    "bpchar": ("str", None),
-    "citext": ("str", None),
-    "int2": ("int", None),
-    "int4": ("int", None),
-    "int8": ("int", None),
-    "numeric": ("Decimal", "from decimal import Decimal"),
-    "float4": ("float", None),
-    "float8": ("float", None),
-    "bool": ("bool", None),
-    "timestamptz": ("datetime", "from datetime import datetime"),
-    "timestamp": ("datetime", "from datetime import datetime"),
-    "date": ("date", "from datetime import date"),
-    "time": ("time", "from datetime import time"),
-    "interval": ("timedelta", "from datetime import timedelta"),
-    "bytea": ("bytes", None),
-    "json": ("dict[str, object]", None),
-    "jsonb": ("dict[str, object]", None),
-}
-_CHOICE = re.compile(r"'((?:[^']|'')*)'::")
-
-
-def check_choices(definition: str) -> tuple[str, ...]:
-    """The values of a ``CHECK (col = ANY (ARRAY['a'::text, ...]))``, unquoted, in order."""
-    return tuple(v.replace("''", "'") for v in _CHOICE.findall(definition))
+__all__ = ["class_name", "struct_source"]
 
 
 def class_name(table: str) -> str:
@@ -72,9 +43,10 @@ def struct_source(conn: psycopg.Connection[Any], table: str) -> str:
     imports = {"from defi_sql.models import Row"}
     fields = []
     for name, sql_type, base, is_array, not_null, comment, _default, choices in columns:
-        python, needs = _TYPES.get(base, ("object", None))
-        if needs:
-            imports.add(needs)
+        known = PG_TYPES.get(base)
+        python = known.name if known else "object"
+        if known and known.import_line:
+            imports.add(known.import_line)
         if choices:
             values = check_choices(choices)
             python = "Literal[" + ", ".join(repr(v).replace("'", '"') for v in values) + "]"
