@@ -42,31 +42,26 @@ class PyType:
 
     #: the type as source code writes it: ``Decimal``, ``dict[str, object]``
     name: str
-    #: the module ``name`` is imported from; None for a builtin
-    module: str | None
     #: the msgspec types (:mod:`msgspec.inspect`) of a field that takes the value
     accepts: tuple[type[mi.Type], ...]
-
-    @property
-    def import_line(self) -> str | None:
-        """``from decimal import Decimal``; None for a builtin."""
-        return f"from {self.module} import {self.name}" if self.module else None
+    #: the import lines ``name`` needs; none for a builtin
+    imports: tuple[str, ...] = ()
 
 
-_STR = PyType("str", None, TEXT)
-_INT = PyType("int", None, (mi.IntType,))
-_FLOAT = PyType("float", None, (mi.FloatType,))
-_DATETIME = PyType("datetime", "datetime", (mi.DateTimeType,))
-_DOCUMENT = PyType("dict[str, object]", None, JSON)
+_STR = PyType("str", TEXT)
+_INT = PyType("int", (mi.IntType,))
+_FLOAT = PyType("float", (mi.FloatType,))
+_DOCUMENT = PyType("dict[str, object]", JSON)
+
 
 #: ``pg_type.typname`` -> the Python type a column of it arrives as.
 PG_TYPES: dict[str, PyType] = {
-    "bool": PyType("bool", None, (mi.BoolType,)),
+    "bool": PyType("bool", (mi.BoolType,)),
     "int2": _INT,
     "int4": _INT,
     "int8": _INT,
     "oid": _INT,
-    "numeric": PyType("Decimal", "decimal", (mi.DecimalType,)),
+    "numeric": PyType("Decimal", (mi.DecimalType,), ("from decimal import Decimal",)),
     "float4": _FLOAT,
     "float8": _FLOAT,
     "text": _STR,
@@ -74,13 +69,22 @@ PG_TYPES: dict[str, PyType] = {
     "bpchar": _STR,
     "name": _STR,
     "citext": _STR,
-    "uuid": PyType("UUID", "uuid", (mi.UUIDType,)),
-    "timestamptz": _DATETIME,
-    "timestamp": _DATETIME,
-    "date": PyType("date", "datetime", (mi.DateType,)),
-    "time": PyType("time", "datetime", (mi.TimeType,)),
-    "interval": PyType("timedelta", "datetime", (mi.TimeDeltaType,)),
-    "bytea": PyType("bytes", None, (mi.BytesType,)),
+    "uuid": PyType("UUID", (mi.UUIDType,), ("from uuid import UUID",)),
+    "timestamptz": PyType("datetime", (mi.DateTimeType,), ("from datetime import datetime",)),
+    # it arrives naive: a field must say so (check refuses an aware or unstated one)
+    "timestamp": PyType(
+        "Annotated[datetime, Meta(tz=False)]",
+        (mi.DateTimeType,),
+        (
+            "from datetime import datetime",
+            "from typing import Annotated",
+            "from msgspec import Meta",
+        ),
+    ),
+    "date": PyType("date", (mi.DateType,), ("from datetime import date",)),
+    "time": PyType("time", (mi.TimeType,), ("from datetime import time",)),
+    "interval": PyType("timedelta", (mi.TimeDeltaType,), ("from datetime import timedelta",)),
+    "bytea": PyType("bytes", (mi.BytesType,)),
     "json": _DOCUMENT,
     "jsonb": _DOCUMENT,
 }

@@ -3,8 +3,10 @@
 The seed's ``make:model``: after ``new``, writing the SQL and ``migrate``, this
 prints a starting point for ``defi_sql/models.py``. Enum-like CHECK constraints
 (``col IN ('a', 'b')``) become ``Literal`` types, nullable columns ``T | None``,
-``numeric`` ``Decimal``, JSONB ``dict[str, object]`` (replace it with a
-document struct), and the table's comment the docstring.
+``numeric`` ``Decimal``, a naive ``timestamp`` ``Annotated[datetime,
+Meta(tz=False)]``, JSONB ``dict[str, object]`` (replace it with a document
+struct), and the table's comment the docstring. The types are check's
+(:data:`~defi_sql.check.pgtypes.PG_TYPES`), so check accepts what this writes.
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ def struct_source(conn: psycopg.Connection[Any], table: str) -> str:
     for name, sql_type, base, is_array, not_null, comment, _default, choices in columns:
         known = PG_TYPES.get(base)
         python = known.name if known else "object"
-        if known and known.import_line:
-            imports.add(known.import_line)
+        imports.update(known.imports if known else ())
         if choices:
             values = check_choices(choices)
             python = "Literal[" + ", ".join(repr(v).replace("'", '"') for v in values) + "]"
