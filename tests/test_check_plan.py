@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from defi_sql.check import run_check
+from defi_sql.check.plan import Plan, PlanNote
 from defi_sql.check.plan_text import _binary, _limits_are_one, _strip_cast
 from defi_sql.migrate import Migrator
 from defi_sql.statements import Statement, load_statements
@@ -170,6 +171,21 @@ def test_postgresql_18_cases_go_wrong_on_a_database(server: Server, empty_db_url
         )
         assert ("unlabelled", None) in conn.execute("SELECT name, label FROM counters").fetchall()
         assert None in [label for _id, label in _run(conn, q["counter_labels"])]  # 12
+
+
+def test_a_column_of_no_scan_is_a_note_naming_it() -> None:
+    """WHERE false leaves a Result and no scan (no_entry_amounts in right.sql): the
+    note names the column, unquoted, so check matches it to a vouched column or an
+    optional field whatever the alias (a regex over the message missed "every
+    account.name" and "amount$"); the report prints the message."""
+    result = {"Node Type": "Result", "Output": ['"every account".name', 'b."amount$"', "id"]}
+    plan = Plan([{"Plan": result}], facts=None)  # type: ignore[arg-type]  # none is asked
+    assert [plan.never_null(i) for i in range(3)] == [False, False, False]
+    assert plan.notes == [
+        PlanNote("no scan", "name", "column every account.name comes from no scan of the plan"),
+        PlanNote("no scan", "amount$", "column b.amount$ comes from no scan of the plan"),
+        PlanNote("no scan", "id", "column id comes from no scan of the plan"),
+    ]
 
 
 @pytest.mark.parametrize(

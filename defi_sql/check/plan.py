@@ -51,13 +51,15 @@ skip the row).
 
 What the plan cannot show is said, never passed: :attr:`Plan.problems` holds
 a scalar subquery that may return more than one row (a ``CardinalityViolation``
-at run time), and :attr:`Plan.notes` a reference the reader could not follow.
+at run time), and :attr:`Plan.notes` a reference the reader could not follow
+(a :class:`PlanNote`: what kind, which column, and the sentence to print).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import msgspec
 import msgspec.inspect as mi
@@ -94,6 +96,7 @@ __all__ = [
     "CatalogFacts",
     "Facts",
     "Plan",
+    "PlanNote",
     "UniqueKey",
     "conjuncts",
     "split_arguments",
@@ -131,6 +134,23 @@ def _outputs(node: Node) -> list[str]:
     return node.get("Output", [])  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class PlanNote:
+    """A reference the plan reader could not follow; the column counts as nullable.
+
+    ``kind``: ``"no output"`` (a node lacks the output asked for), ``"no scan"``
+    (no scan of the plan has the column's table: a ``WHERE false`` leaves none),
+    ``"unread scan"`` (a scan whose columns are not read, a function's) or
+    ``"unplaced"`` (a CTE or subquery column not found in its plan). ``column``
+    is the column referred to, unquoted (None for ``"no output"``), and
+    ``message`` the sentence the report prints.
+    """
+
+    kind: Literal["no output", "no scan", "unread scan", "unplaced"]
+    column: str | None
+    message: str
+
+
 class Plan(RowCounts):
     """A generic plan (the JSON of ``EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON)``)
     of ``sql`` (with ``$n`` parameters of ``parameter_types``), read with ``facts``."""
@@ -150,7 +170,7 @@ class Plan(RowCounts):
         #: PostgreSQL 16 prints an InitPlan's outputs as ``$n``: "InitPlan 1 (returns $0)"
         self._exec_params: dict[str, tuple[Node, int]] = {}
         self.problems: list[str] = []
-        self.notes: list[str] = []
+        self.notes: list[PlanNote] = []
         for node in self._walk(self.root):
             if "Subplan Name" not in node:
                 continue
@@ -164,9 +184,9 @@ class Plan(RowCounts):
             self._named[name] = node
         self._check_scalar_subqueries()
 
-    def _note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
+    def _note(self, note: PlanNote) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
 
     # -- nullability -------------------------------------------------------
 
@@ -226,7 +246,7 @@ class Plan(RowCounts):
         kind = node["Node Type"]
         outputs = _outputs(node)
         if index >= len(outputs):
-            self._note(f"the plan's {kind} has no output {index + 1}")
+            self._note(PlanNote("no output", None, f"the plan's {kind} has no output {index + 1}"))
             return False
         if kind in _APPENDS:
             members = list(_children(node, {"Member"}))
@@ -357,8 +377,9 @@ class Plan(RowCounts):
             alias = node.get("Alias")
         found = self._find(node, alias, nullable=False)
         if found is None:
+            where = f"{alias + '.' if alias else ''}{column}"
             self._note(
-                f"column {alias + '.' if alias else ''}{column} comes from no scan of the plan"
+                PlanNote("no scan", column, f"column {where} comes from no scan of the plan")
             )
             return False
         source, nullable = found
@@ -371,8 +392,12 @@ class Plan(RowCounts):
             schema = source.get("Schema", "public")
             return bool(self._facts.not_null(schema, source["Relation Name"], column))
         self._note(
-            f"column {source.get('Alias')}.{column} comes from a {kind}, whose columns the plan "
-            "reader does not read"
+            PlanNote(
+                "unread scan",
+                column,
+                f"column {source.get('Alias')}.{column} comes from a {kind}, whose columns "
+                "the plan reader does not read",
+            )
         )
         return False
 
@@ -395,8 +420,12 @@ class Plan(RowCounts):
                 break
         if inner is None or names is None or names.count(column) != 1:
             self._note(
-                f"column {alias}.{column} comes from a {scan['Node Type']} whose columns the "
-                "plan reader could not place"
+                PlanNote(
+                    "unplaced",
+                    column,
+                    f"column {alias}.{column} comes from a {scan['Node Type']} whose columns "
+                    "the plan reader could not place",
+                )
             )
             return False
         return self._output_never_null(inner, names.index(column))

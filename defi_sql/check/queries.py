@@ -13,7 +13,7 @@ import psycopg
 
 from defi_sql.check.columns import Catalog, result_columns
 from defi_sql.check.describe import Description, describe, to_numbered
-from defi_sql.check.plan import Plan
+from defi_sql.check.plan import Plan, PlanNote
 from defi_sql.check.report import Report, error_line, location
 from defi_sql.check.roles import check_roles
 from defi_sql.check.shapes import SCALARS, compare_scalar, compare_struct
@@ -170,19 +170,18 @@ def check_query(
     for note in plan.notes if plan is not None else []:
         if _settled(note, stmt, cls if target and target[:1].isupper() else None):
             continue
-        report.warning(where, "plan", f"{stmt.name}: {note}; it counts as nullable.")
+        report.warning(where, "plan", f"{stmt.name}: {note.message}; it counts as nullable.")
     for problem in problems:
         report.error(where, "shape", f"{stmt.name} -> {target}: {problem}")
     return True
 
 
-def _settled(note: str, stmt: Statement, cls: Any) -> bool:
-    """Whether a plan note about an unread column changes nothing: the query vouches
-    for the column, or its struct field takes None anyway."""
-    found = re.search(r"column (?:\S+\.)?(\w+) comes from no scan", note)
-    if found is None:
+def _settled(note: PlanNote, stmt: Statement, cls: Any) -> bool:
+    """Whether a note that a column comes from no scan changes nothing: the query
+    vouches for the column, or its struct field takes None anyway."""
+    column = note.column
+    if note.kind != "no scan" or column is None:
         return False
-    column = found.group(1)
     if column in stmt.not_null:
         return True
     fields = getattr(cls, "__annotations__", {}) if isinstance(cls, type) else {}
