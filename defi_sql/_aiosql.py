@@ -1,4 +1,4 @@
-"""The named queries, loaded once by aiosql.
+"""The named queries, loaded once by aiosql (:func:`~defi_sql.statements.loaded`).
 
 aiosql builds query methods at run time, invisible to type checkers (hence
 ``Any`` here); typed facades in front of them are what the rest of the package
@@ -7,25 +7,21 @@ and its users call.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
-import aiosql
-
 from defi_sql.paths import internal_sql_dir, queries_dir
-from defi_sql.statements import load_statements
+from defi_sql.statements import loaded
 
 __all__ = ["internal_queries", "load_queries", "project_queries"]
 
 
-@functools.cache
 def load_queries(directory: Path) -> Any:
     """The queries of ``directory``, after the checks the query API's own get
-    (:func:`~defi_sql.statements.load_statements`): a file aiosql cannot parse, or a
-    name defined twice, is a :class:`~defi_sql.errors.ConfigError` naming both places."""
-    load_statements(directory)
-    return aiosql.from_path(directory, "psycopg")
+    (:func:`~defi_sql.statements.loaded`, which parses each file once for both): a
+    file aiosql cannot parse, or a name defined twice, is a
+    :class:`~defi_sql.errors.ConfigError` naming both places."""
+    return loaded(directory).queries
 
 
 def internal_queries() -> Any:

@@ -5,6 +5,13 @@ parameters) and turns ``:name`` parameters into psycopg's ``%(name)s``; defi-sql
 executes the resulting SQL itself, with its own row decoding, streaming and
 COPY. aiosql lets a later file silently replace a query of the same name: here
 each file is loaded on its own and a duplicate name is an error.
+
+Each file is parsed once (:func:`loaded`): the same aiosql objects give the
+:class:`Statement` s that check and the facades read and, gathered into one
+``Queries`` with aiosql's ``add_query``, the methods that run them
+(:mod:`defi_sql._aiosql`). Only the directory's own ``*.sql`` files count, for
+both: aiosql's ``from_path`` of a directory would also load its subdirectories,
+whose queries no check would have seen.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import aiosql
 from defi_sql.errors import ConfigError
 from defi_sql.paths import queries_dir
 
-__all__ = ["Statement", "load_statements", "statement"]
+__all__ = ["Loaded", "Statement", "load_statements", "loaded", "statement"]
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,19 @@ def _line_of(text: str, name: str) -> int:
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
-def load_statements(directory: Path) -> dict[str, Statement]:
-    """Every named query of every ``*.sql`` file in ``directory``."""
+@dataclass(frozen=True)
+class Loaded:
+    """The named queries of a directory, each file parsed once."""
+
+    #: every query, by name, as check and the facades read it
+    statements: dict[str, Statement]
+    #: the same queries as one aiosql ``Queries`` (methods built at run time, hence Any)
+    queries: Any
+
+
+def _load(directory: Path) -> Loaded:
     found: dict[str, Statement] = {}
+    every: Any = aiosql.from_str("", "psycopg")  # an empty Queries, to gather the files'
     for path in sorted(directory.glob("*.sql")):
         text = path.read_text(encoding="utf-8")
         try:
@@ -116,12 +133,24 @@ def load_statements(directory: Path) -> dict[str, Statement]:
                     f"{current.where}; rename one of them."
                 )
             found[name] = current
-    return found
+        for name in queries.available_queries:  # the cursor variants too, as from_path has
+            every.add_query(name, getattr(queries, name))
+    return Loaded(found, every)
+
+
+def load_statements(directory: Path) -> dict[str, Statement]:
+    """Every named query of every ``*.sql`` file in ``directory``, read afresh."""
+    return _load(directory).statements
 
 
 @functools.cache
+def loaded(directory: Path) -> Loaded:
+    """The queries of ``directory``, parsed once for the life of the process."""
+    return _load(directory)
+
+
 def _project_statements() -> dict[str, Statement]:
-    return load_statements(queries_dir())
+    return loaded(queries_dir()).statements
 
 
 def statement(name: str) -> Statement:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,32 @@ def test_internal_and_seed_sql_get_the_same_checks_as_the_api_s(tmp_path: Path) 
     (tmp_path / "b.sql").write_text("-- name: one()\n-- The same name.\nSELECT 2 AS two;\n")
     with pytest.raises(ConfigError, match=r"query 'one' is defined twice, in .*a\.sql:1 and"):
         load_queries(tmp_path)
+
+
+def test_each_file_is_parsed_once_for_checks_and_methods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The methods that run the queries are the parsed queries check reads: each file
+    goes through aiosql's parser once, and a subdirectory (never checked) adds none."""
+    from aiosql.query_loader import QueryLoader
+
+    from defi_sql._aiosql import load_queries
+
+    (tmp_path / "a.sql").write_text("-- name: one()$\n-- The first.\nSELECT 1 AS one;\n")
+    (tmp_path / "b.sql").write_text("-- name: two()\n-- The second.\nSELECT 2 AS two;\n")
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "c.sql").write_text("-- name: three()\n-- Unchecked.\nSELECT 3;\n")
+    parsed: list[str] = []
+    parse = QueryLoader.load_query_data_from_file
+
+    def counted(self: QueryLoader, path: Path, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(Path(path).name)
+        return parse(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(QueryLoader, "load_query_data_from_file", counted)
+    queries = load_queries(tmp_path)
+    assert parsed == ["a.sql", "b.sql"]
+    assert load_queries(tmp_path) is queries
+    assert parsed == ["a.sql", "b.sql"]
+    assert queries.available_queries == ["one", "two", "two_cursor"]
+    assert queries.one.sql == load_statements(tmp_path)["one"].sql  # check reads afresh
