@@ -9,7 +9,8 @@ query prepares, runs as its roles, fits its operator and struct),
 (the JSON documents), :mod:`~defi_sql.check.drift` (a live database). What they
 read with: the plan reader (:mod:`~defi_sql.check.plan` and its ``plan_*``
 modules, :mod:`~defi_sql.check.outputs`), :mod:`~defi_sql.check.columns`,
-:mod:`~defi_sql.check.shapes`, :mod:`~defi_sql.check.describe` and
+:mod:`~defi_sql.check.shapes`, :mod:`~defi_sql.check.pgtypes` (the type table
+``defi-sql struct`` writes from too), :mod:`~defi_sql.check.describe` and
 :mod:`~defi_sql.check.catalog`.
 """
 
