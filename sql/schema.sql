@@ -269,6 +269,154 @@ $$;
 COMMENT ON FUNCTION public.normalize_wallet_address() IS 'Trigger function for BEFORE INSERT OR UPDATE OF wallet_address ... FOR EACH ROW triggers: stores NEW.wallet_address in lower case so that uniqueness and lookups are case-insensitive. It deliberately does not trim whitespace; the table''s CHECK constraint rejects malformed addresses instead.';
 
 --
+-- Name: positions_latest_delete(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_latest_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    PERFORM positions_latest_refresh(array_agg(user_id), array_agg(protocol), array_agg(chain_id))
+       FROM (SELECT DISTINCT user_id, protocol, chain_id FROM old_rows) AS touched;
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_latest_delete(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_latest_delete() IS 'Trigger function (AFTER DELETE ... FOR EACH STATEMENT, transition table old_rows): refreshes every key the statement touched.';
+
+--
+-- Name: positions_latest_insert(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_latest_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    -- in key order, so that two writers of the same keys lock them in one order
+    INSERT INTO positions_latest AS l
+           (user_id, protocol, chain_id, id, wallet_address, health_factor, collateral,
+            debt, metadata, snapshot_at, created_at, updated_at, write_seq)
+    SELECT DISTINCT ON (user_id, protocol, chain_id)
+           user_id, protocol, chain_id, id, wallet_address, health_factor, collateral,
+           debt, metadata, snapshot_at, created_at, updated_at, write_seq
+      FROM inserted
+     ORDER BY user_id, protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
+        ON CONFLICT (user_id, protocol, chain_id) DO UPDATE
+       SET id = excluded.id, wallet_address = excluded.wallet_address,
+           health_factor = excluded.health_factor, collateral = excluded.collateral,
+           debt = excluded.debt, metadata = excluded.metadata,
+           snapshot_at = excluded.snapshot_at, created_at = excluded.created_at,
+           updated_at = excluded.updated_at, write_seq = excluded.write_seq
+     WHERE (excluded.snapshot_at, excluded.write_seq IS NOT NULL,
+            coalesce(excluded.write_seq, 0), excluded.id)
+         > (l.snapshot_at, l.write_seq IS NOT NULL, coalesce(l.write_seq, 0), l.id);
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_latest_insert(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_latest_insert() IS 'Trigger function (AFTER INSERT ... FOR EACH STATEMENT, transition table inserted): upserts the newest inserted snapshot of each key into positions_latest, replacing the stored one only if newer.';
+
+--
+-- Name: positions_latest_refresh(uuid[], text[], bigint[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_latest_refresh(user_ids uuid[], protocols text[], chain_ids bigint[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    DELETE FROM positions_latest AS l
+     USING unnest(user_ids, protocols, chain_ids) AS k (user_id, protocol, chain_id)
+     WHERE l.user_id = k.user_id AND l.protocol = k.protocol AND l.chain_id = k.chain_id;
+    INSERT INTO positions_latest AS l
+           (user_id, protocol, chain_id, id, wallet_address, health_factor, collateral,
+            debt, metadata, snapshot_at, created_at, updated_at, write_seq)
+    SELECT p.user_id, p.protocol, p.chain_id, p.id, p.wallet_address, p.health_factor,
+           p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
+           p.write_seq
+      FROM (SELECT DISTINCT * FROM unnest(user_ids, protocols, chain_ids)) AS k (user_id, protocol, chain_id)
+     CROSS JOIN LATERAL (
+            SELECT *
+              FROM positions
+             WHERE positions.user_id = k.user_id
+               AND positions.protocol = k.protocol
+               AND positions.chain_id = k.chain_id
+             ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
+             LIMIT 1
+           ) AS p
+     ORDER BY p.user_id, p.protocol, p.chain_id
+        ON CONFLICT (user_id, protocol, chain_id) DO UPDATE
+       SET id = excluded.id, wallet_address = excluded.wallet_address,
+           health_factor = excluded.health_factor, collateral = excluded.collateral,
+           debt = excluded.debt, metadata = excluded.metadata,
+           snapshot_at = excluded.snapshot_at, created_at = excluded.created_at,
+           updated_at = excluded.updated_at, write_seq = excluded.write_seq
+     WHERE (excluded.snapshot_at, excluded.write_seq IS NOT NULL,
+            coalesce(excluded.write_seq, 0), excluded.id)
+         > (l.snapshot_at, l.write_seq IS NOT NULL, coalesce(l.write_seq, 0), l.id);
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_latest_refresh(user_ids uuid[], protocols text[], chain_ids bigint[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_latest_refresh(user_ids uuid[], protocols text[], chain_ids bigint[]) IS 'Reads the newest snapshot of each given (user_id, protocol, chain_id) again from positions into positions_latest, and removes the keys that have none left. For the UPDATE and DELETE triggers, and for maintenance that removes snapshots without DELETE (dropping a partition).';
+
+--
+-- Name: positions_latest_truncate(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_latest_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    TRUNCATE positions_latest;
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_latest_truncate(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_latest_truncate() IS 'Trigger function (AFTER TRUNCATE): empties positions_latest with positions.';
+
+--
+-- Name: positions_latest_update(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_latest_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    PERFORM positions_latest_refresh(array_agg(user_id), array_agg(protocol), array_agg(chain_id))
+       FROM (SELECT user_id, protocol, chain_id FROM old_rows
+             UNION
+             SELECT user_id, protocol, chain_id FROM new_rows) AS touched;
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_latest_update(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_latest_update() IS 'Trigger function (AFTER UPDATE ... FOR EACH STATEMENT, transition tables old_rows and new_rows): refreshes every key the statement touched, before and after.';
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -815,7 +963,7 @@ CREATE TABLE public.positions (
 -- Name: TABLE positions; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.positions IS 'Point-in-time snapshots of a user''s position in one protocol on one chain.';
+COMMENT ON TABLE public.positions IS 'Point-in-time snapshots of a user''s position in one protocol on one chain: the history. The newest of each (user_id, protocol, chain_id) is also in positions_latest (0038), which the latest reads use.';
 
 --
 -- Name: COLUMN positions.user_id; Type: COMMENT; Schema: public; Owner: -
@@ -894,6 +1042,38 @@ COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions 
 --
 
 COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
+
+--
+-- Name: positions_latest; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.positions_latest (
+    user_id uuid NOT NULL,
+    protocol text NOT NULL,
+    chain_id bigint NOT NULL,
+    id uuid NOT NULL,
+    wallet_address text NOT NULL,
+    health_factor numeric,
+    collateral jsonb NOT NULL,
+    debt jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    snapshot_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    write_seq bigint
+);
+
+--
+-- Name: TABLE positions_latest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.positions_latest IS 'Read model: the newest snapshot of each (user_id, protocol, chain_id) of positions (newest snapshot_at, then write_seq DESC NULLS LAST, then id DESC), kept by the triggers positions_latest_* on positions in the writing transaction. Read by the every-tick queries; never written directly.';
+
+--
+-- Name: COLUMN positions_latest.id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_latest.id IS 'positions.id of the snapshot this row copies.';
 
 --
 -- Name: positions_write_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -994,6 +1174,7 @@ CREATE TABLE public.users (
     telegram_chat_id text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    alert_threshold numeric GENERATED ALWAYS AS (public.json_decimal((preferences #> '{alertThresholds,healthFactor}'::text[]))) STORED,
     CONSTRAINT users_preferences_active_signals_check CHECK (
 CASE jsonb_typeof((preferences -> 'activeSignals'::text))
     WHEN 'array'::text THEN (NOT jsonb_path_exists((preferences -> 'activeSignals'::text), 'strict $[*]?(@.type() != "string")'::jsonpath))
@@ -1045,6 +1226,12 @@ COMMENT ON COLUMN public.users.telegram_chat_id IS 'Telegram chat id used for no
 --
 
 COMMENT ON COLUMN public.users.updated_at IS 'Time of the last update; maintained by trigger users_set_updated_at.';
+
+--
+-- Name: COLUMN users.alert_threshold; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.users.alert_threshold IS 'preferences.alertThresholds.healthFactor as a number (json_decimal), NULL when unset: generated by the database, read by positions_at_risk.';
 
 --
 -- Name: CONSTRAINT users_preferences_alert_thresholds_check ON users; Type: COMMENT; Schema: public; Owner: -
@@ -1126,6 +1313,13 @@ ALTER TABLE ONLY public.event_subscriptions
 
 ALTER TABLE ONLY public.intents
     ADD CONSTRAINT intents_pkey PRIMARY KEY (id);
+
+--
+-- Name: positions_latest positions_latest_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions_latest
+    ADD CONSTRAINT positions_latest_pkey PRIMARY KEY (user_id, protocol, chain_id);
 
 --
 -- Name: positions positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1262,6 +1456,12 @@ COMMENT ON INDEX public.intents_user_id_status_idx IS 'Serves "intents of a user
 --
 
 CREATE INDEX positions_user_id_snapshot_at_idx ON public.positions USING btree (user_id, snapshot_at DESC);
+
+--
+-- Name: INDEX positions_user_id_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.positions_user_id_snapshot_at_idx IS 'Serves a user''s history newest first or by time range (positions_list_for_user, positions_history), positions_latest_refresh, and the user_id foreign key (ON DELETE CASCADE).';
 
 --
 -- Name: positions_wallet_address_protocol_snapshot_at_idx; Type: INDEX; Schema: public; Owner: -
@@ -1426,6 +1626,54 @@ CREATE TRIGGER intents_set_updated_at BEFORE UPDATE ON public.intents FOR EACH R
 COMMENT ON TRIGGER intents_set_updated_at ON public.intents IS 'Keeps updated_at current on every UPDATE.';
 
 --
+-- Name: positions positions_latest_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_latest_delete AFTER DELETE ON public.positions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.positions_latest_delete();
+
+--
+-- Name: TRIGGER positions_latest_delete ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_latest_delete ON public.positions IS 'Keeps positions_latest: the keys a DELETE touched are read again.';
+
+--
+-- Name: positions positions_latest_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_latest_insert AFTER INSERT ON public.positions REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION public.positions_latest_insert();
+
+--
+-- Name: TRIGGER positions_latest_insert ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_latest_insert ON public.positions IS 'Keeps positions_latest: the newest inserted snapshot of each key, if newer than the stored one.';
+
+--
+-- Name: positions positions_latest_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_latest_truncate AFTER TRUNCATE ON public.positions FOR EACH STATEMENT EXECUTE FUNCTION public.positions_latest_truncate();
+
+--
+-- Name: TRIGGER positions_latest_truncate ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_latest_truncate ON public.positions IS 'Keeps positions_latest: empty with positions.';
+
+--
+-- Name: positions positions_latest_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER positions_latest_update AFTER UPDATE ON public.positions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.positions_latest_update();
+
+--
+-- Name: TRIGGER positions_latest_update ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TRIGGER positions_latest_update ON public.positions IS 'Keeps positions_latest: the keys an UPDATE touched are read again.';
+
+--
 -- Name: positions positions_normalize_wallet_address; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1493,6 +1741,13 @@ ALTER TABLE ONLY public.alerts
 
 ALTER TABLE ONLY public.intents
     ADD CONSTRAINT intents_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: positions_latest positions_latest_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions_latest
+    ADD CONSTRAINT positions_latest_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: positions positions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1592,6 +1847,24 @@ CREATE POLICY positions_acting_user ON public.positions TO defi_app USING ((user
 COMMENT ON POLICY positions_acting_user ON public.positions IS 'defi_app sees and writes only the positions of the user it acts for.';
 
 --
+-- Name: positions_latest; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.positions_latest ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: positions_latest positions_latest_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY positions_latest_acting_user ON public.positions_latest TO defi_app USING ((user_id = public.acting_user_id()));
+
+--
+-- Name: POLICY positions_latest_acting_user ON positions_latest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY positions_latest_acting_user ON public.positions_latest IS 'defi_app sees only the latest positions of the user it acts for.';
+
+--
 -- Name: users; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1620,6 +1893,36 @@ REVOKE ALL ON FUNCTION public.archive_events(cutoff timestamp with time zone) FR
 --
 
 REVOKE ALL ON FUNCTION public.event_store_stream_owner() FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_latest_delete(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_latest_delete() FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_latest_insert(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_latest_insert() FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_latest_refresh(user_ids uuid[], protocols text[], chain_ids bigint[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_latest_refresh(user_ids uuid[], protocols text[], chain_ids bigint[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_latest_truncate(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_latest_truncate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_latest_update(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_latest_update() FROM PUBLIC;
 
 --
 -- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -
@@ -1661,6 +1964,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_worker;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
+
+--
+-- Name: TABLE positions_latest; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.positions_latest TO defi_app;
+GRANT SELECT ON TABLE public.positions_latest TO defi_worker;
 
 --
 -- Name: SEQUENCE positions_write_seq; Type: ACL; Schema: public; Owner: -

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -79,17 +79,22 @@ CASES = [
     Case(
         "positions_latest",
         lambda d: {"user_id": d.user_id},
-        frozenset({"positions_user_id_snapshot_at_idx"}),
+        frozenset({"positions_latest_pkey"}),
+        LARGE | {"positions_latest"},
     ),
     Case(
-        "positions_latest_per_user",
-        lambda d: {},
-        # users in key order: no sort of every user's latest snapshot
-        frozenset({"users_pkey", "positions_user_id_snapshot_at_idx"}),
+        "positions_latest_per_protocol",
+        lambda d: {"user_id": d.user_id},
+        frozenset({"positions_latest_pkey"}),
+        LARGE | {"positions_latest"},
     ),
     Case(
-        "positions_at_risk",
-        lambda d: {"default_threshold": Decimal("1.5")},
+        "positions_history",
+        lambda d: {
+            "user_id": d.user_id,
+            "since": datetime.now(UTC) - timedelta(days=1),
+            "until": datetime.now(UTC),
+        },
         frozenset({"positions_user_id_snapshot_at_idx"}),
     ),
     Case(
@@ -121,11 +126,6 @@ CASES = [
         "alerts_dead_letters",
         lambda d: {"max_rows": 100},
         frozenset({"alerts_status_created_at_idx"}),
-    ),
-    Case(
-        "intents_due",
-        lambda d: {},
-        frozenset({"intents_active_created_at_id_idx", "positions_user_id_snapshot_at_idx"}),
     ),
     Case(
         "events_read_stream",
@@ -196,6 +196,36 @@ def test_query_uses_its_index(shared_db: psycopg.Connection[Any], data: Data, ca
     assert not missing, f"{case.query} does not use {', '.join(missing)}: {plan}"
     sorts = [n for n in nodes if n["Node Type"] in ("Sort", "Incremental Sort")]
     assert not (case.unsorted and sorts), f"{case.query} sorts its rows: {plan}"
+
+
+#: the every-tick questions, asked of every user at once
+EVERY_TICK = {
+    "positions_at_risk": {"default_threshold": Decimal("1.5")},
+    "intents_due": {},
+    "positions_latest_per_user": {},
+}
+
+
+@pytest.mark.parametrize("query", EVERY_TICK)
+def test_every_tick_query_reads_the_latest_rows_once_and_no_history(
+    shared_db: psycopg.Connection[Any], data: Data, query: str
+) -> None:
+    """No node reads positions (history), and no scan runs more than once: a
+    per-user (or per-intent) probe would run once per row of the outer side."""
+    row = shared_db.execute(
+        "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + statement(query).sql, EVERY_TICK[query]
+    ).fetchone()
+    assert row is not None
+    nodes = list(_nodes(row[0][0]["Plan"]))
+    plan = _describe(nodes)
+    assert "positions_latest" in {n.get("Relation Name") for n in nodes}, plan
+    assert "positions" not in {n.get("Relation Name") for n in nodes}, f"reads history: {plan}"
+    probes = [
+        f"{n['Node Type']} {n.get('Relation Name')} x{n['Actual Loops']}"
+        for n in nodes
+        if "Relation Name" in n and n["Actual Loops"] > 1
+    ]
+    assert not probes, f"{query} probes once per row: {probes}"
 
 
 def test_every_user_gets_a_signal_alert(shared_db: psycopg.Connection[Any], data: Data) -> None:

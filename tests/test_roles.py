@@ -44,15 +44,17 @@ EXPECTED = {
         "signals": frozenset({"SELECT"}),
         "event_store": frozenset({"SELECT", "INSERT"}),
         "event_store_archive": frozenset({"SELECT"}),
+        "positions_latest": frozenset({"SELECT"}),  # kept by triggers, read only
     },
     "defi_worker": {
         **dict.fromkeys((*USER_TABLES, "signals", "event_subscriptions"), READ_WRITE),
         "event_store": frozenset({"SELECT", "INSERT"}),
         "event_store_archive": frozenset({"SELECT"}),
+        "positions_latest": frozenset({"SELECT"}),
     },
 }
 #: the tables whose rows defi_app sees only for the user it acts for
-PER_USER_TABLES = (*USER_TABLES, "event_store", "event_store_archive")
+PER_USER_TABLES = (*USER_TABLES, "positions_latest", "event_store", "event_store_archive")
 
 
 @pytest.fixture
@@ -185,6 +187,11 @@ def test_user_a_cannot_read_change_or_delete_user_b(
         assert defi.users.find_by_wallet(app, f"0x{2:040x}") is None
         assert defi.positions.list_for_user(app, b) == []
         assert defi.positions.latest(app, b) is None
+        assert defi.positions.latest_per_protocol(app, b) == []
+        # the every-tick reads, asked by the app: its own user's rows only
+        assert [p.user_id for p in defi.positions.latest_per_user(app)] == [a]
+        latest = app.execute("SELECT user_id FROM positions_latest").fetchall()
+        assert latest == [(a,)]
         assert defi.alerts.pending_for_user(app, b) == []
         assert defi.intents.active_for_user(app, b) == []
         for read in (

@@ -1,5 +1,8 @@
 -- Positions: health-factor snapshots of a wallet on a protocol, many per user.
--- Reads go newest first through positions_user_id_snapshot_at_idx.
+-- Reads of history go newest first through positions_user_id_snapshot_at_idx;
+-- reads of the latest snapshots go to positions_latest (migration 0038), the
+-- read model the database keeps in the writing transaction: one row per
+-- (user, protocol, chain), so they never look through history.
 --
 -- One rule names "the latest snapshot", in every query here and in
 -- intents.intents_due: the newest snapshot_at, then the last written
@@ -37,24 +40,24 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: positions_latest(user_id)^
--- The most recent snapshot of a user, on any protocol.
+-- The most recent snapshot of a user, on any protocol (positions_latest_pkey).
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
-  FROM positions
+  FROM positions_latest
  WHERE user_id = :user_id
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT 1;
 
 -- name: positions_latest_per_protocol(user_id)
--- The most recent snapshot of a user on each (protocol, chain).
+-- The most recent snapshot of a user on each (protocol, chain): the user's
+-- rows of positions_latest, in positions_latest_pkey order.
 -- returns: Position
-SELECT DISTINCT ON (protocol, chain_id)
-       id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
-  FROM positions
+  FROM positions_latest
  WHERE user_id = :user_id
- ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
+ ORDER BY protocol, chain_id;
 
 -- name: positions_list_for_wallet(wallet_address, protocol, max_rows)
 -- Snapshots of a wallet on a protocol, newest first, at most max_rows
@@ -80,49 +83,31 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  ORDER BY snapshot_at, write_seq NULLS FIRST, id;
 
 -- name: positions_latest_per_user()
--- The most recent snapshot of every user who has one (LATERAL over users:
--- one index probe per user, in users_pkey order, so no sort). Measured faster
--- than DISTINCT ON (user_id) and row_number() over positions, which read every
--- snapshot (bench/latency.py).
+-- The most recent snapshot of every user who has one, in user order: one
+-- pass over positions_latest, never over history.
 -- returns: Position
-SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
-       p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at
-  FROM users AS u
- CROSS JOIN LATERAL (
-        SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral,
-               debt, metadata, snapshot_at, created_at, updated_at
-          FROM positions
-         WHERE positions.user_id = u.id
-         ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
-         LIMIT 1
-       ) AS p
- ORDER BY u.id;
+SELECT DISTINCT ON (user_id)
+       id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions_latest
+ ORDER BY user_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: positions_at_risk(default_threshold)
 -- Every user's latest snapshot per (protocol, chain) whose health factor is
 -- below the user's own preferences.alertThresholds.healthFactor (a JSON number
--- or decimal string, read by json_decimal as users.get reads it), or below
--- default_threshold when that is unset. One statement. A NULL health factor
--- (no debt) is never below anything.
+-- or decimal string, read by json_decimal as users.get reads it: the generated
+-- column users.alert_threshold, migration 0040), or below default_threshold
+-- when that is unset. One statement: one pass over positions_latest hashed
+-- against one pass over users, so a threshold changed a moment ago counts at
+-- once. A NULL health factor (no debt) is never below anything.
 -- returns: PositionAtRisk
 -- not null: alert_threshold
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
        p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
-       t.alert_threshold
-  FROM users AS u
- CROSS JOIN LATERAL (
-        SELECT coalesce(json_decimal(u.preferences #> '{alertThresholds,healthFactor}'),
-                        :default_threshold::numeric) AS alert_threshold
-       ) AS t
- CROSS JOIN LATERAL (
-        SELECT DISTINCT ON (protocol, chain_id)
-               id, user_id, wallet_address, protocol, chain_id, health_factor, collateral,
-               debt, metadata, snapshot_at, created_at, updated_at
-          FROM positions
-         WHERE positions.user_id = u.id
-         ORDER BY protocol, chain_id, snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
-       ) AS p
- WHERE p.health_factor < t.alert_threshold
+       coalesce(u.alert_threshold, :default_threshold::numeric) AS alert_threshold
+  FROM positions_latest AS p
+  JOIN users AS u ON u.id = p.user_id
+ WHERE p.health_factor < coalesce(u.alert_threshold, :default_threshold::numeric)
  ORDER BY p.health_factor, p.user_id, p.protocol, p.chain_id;
 
 -- name: positions_iterate_all()
