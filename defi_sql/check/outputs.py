@@ -62,7 +62,7 @@ def output_expressions(root: Node, index: int) -> list[str] | None:
         if not children:
             break
         node = children[0]
-    if node["Node Type"] in ("Append", "MergeAppend"):
+    if node["Node Type"] in ("Append", "Merge Append"):
         found: list[str] = []
         for member in node.get("Plans", []):
             exprs = output_expressions(member, index)

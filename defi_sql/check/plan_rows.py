@@ -28,7 +28,7 @@ __all__ = ["Node", "RowCounts"]
 Node = dict[str, Any]
 
 _JOINS = {"Nested Loop", "Hash Join", "Merge Join"}
-_APPENDS = {"Append", "MergeAppend"}
+_APPENDS = {"Append", "Merge Append"}
 #: nodes that return exactly the rows of their outer child
 _SAME_ROWS = {"Sort", "Incremental Sort", "Materialize", "Hash", "WindowAgg"}
 #: nodes that return at most the rows of their outer child (Gather: of all its workers')
@@ -65,6 +65,13 @@ class RowCounts:
             return node, nullable
         if alias is None:
             return (node, nullable) if "Alias" in node else None
+        if node["Node Type"] in _APPENDS and alias is not None:
+            # a partitioned table: its partitions' scans are named alias_1, alias_2, ...
+            # (NOT NULL holds on every partition as on the parent)
+            members = list(_children(node, {"Member"}))
+            pattern = re.compile(re.escape(alias) + r"_\d+")
+            if members and all(pattern.fullmatch(m.get("Alias", "")) for m in members):
+                return members[0], nullable
         join = node.get("Join Type")
         # not into an Append's members: the first one's alias names every branch's column
         for child in _children(node, {"Outer", "Inner", "Subquery"}):
