@@ -167,6 +167,9 @@ def test_psql_updates_and_deletes_are_followed(db: psycopg.Connection[Any]) -> N
     assert assert_model_is_reference(db) == 1
     db.execute("TRUNCATE positions")
     assert assert_model_is_reference(db) == 0
+    sync.positions.ingest(db, [snap(a, 1, "1.0")])
+    db.execute("TRUNCATE users CASCADE")  # positions and positions_latest with it
+    assert assert_model_is_reference(db) == 0
 
 
 def test_a_rolled_back_write_leaves_it_as_it_was(db: psycopg.Connection[Any]) -> None:

@@ -169,13 +169,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 BEGIN
-    TRUNCATE positions_latest;
+    -- DELETE, not TRUNCATE: a TRUNCATE users CASCADE has positions_latest open
+    -- already (and empties it itself), and refuses a TRUNCATE of it from here
+    DELETE FROM positions_latest;
     RETURN NULL;
 END;
 $$;
 
 COMMENT ON FUNCTION positions_latest_truncate() IS
-    'Trigger function (AFTER TRUNCATE): empties positions_latest with positions.';
+    'Trigger function (AFTER TRUNCATE): empties positions_latest with positions (by DELETE: a TRUNCATE ... CASCADE may be emptying it already).';
 
 REVOKE EXECUTE ON FUNCTION positions_latest_insert(), positions_latest_update(),
     positions_latest_delete(), positions_latest_truncate(),
