@@ -170,10 +170,10 @@ def test_drift_lists_what_was_changed_by_hand(server: Server, db_url: str) -> No
     )
     assert missing == (
         "compared with the migrations, index positions_user_id_snapshot_at_idx is missing from "
-        "the database (CREATE INDEX positions_user_id_snapshot_at_idx ON public.positions USING "
-        "btree (user_id, snapshot_at DESC) comment=Serves a user's history newest first or by "
-        "time range (positions_list_for_user, positions_history), positions_latest_refresh, and "
-        "the user_id foreign key (ON DELETE CASCADE).)"
+        "the database (CREATE INDEX positions_user_id_snapshot_at_idx ON ONLY public.positions "
+        "USING btree (user_id, snapshot_at DESC) comment=Serves a user's history newest first "
+        "or by time range (positions_list_for_user, positions_history), "
+        "positions_latest_refresh, and the user_id foreign key (ON DELETE CASCADE).)"
     )
     assert stray == (
         "compared with the migrations, index stray_idx exists only in the database (CREATE "

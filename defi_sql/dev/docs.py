@@ -40,10 +40,18 @@ def schema_markdown(conn: psycopg.Connection[Any]) -> str:
         parent = "||" if required else "|o"  # a NULL-able key: the parent is optional
         lines.append(f'    {to_table} {parent}--o{{ {from_table} : "{columns}"')
     lines.append("```")
-    for name, comment in tables:
+    for name, comment, partition_key in tables:
         lines += ["", f"## {name}", ""]
         if comment:
             lines += [comment, ""]
+        if partition_key:
+            lines += [
+                f"Partitioned: `PARTITION BY {partition_key}`. Its partitions are in the schema "
+                "`partitions`, made ahead and retired by `defi-sql maintain` (their bounds depend "
+                "on the date, so they are not listed here); indexes, constraints, triggers, "
+                "grants and policies are the parent's.",
+                "",
+            ]
         lines += ["| column | type | null | default | meaning |", "|---|---|---|---|---|"]
         for column in queries.table_columns(conn, table_name=name):
             col, sql_type, _base, _array, not_null, col_comment, default, _choices = column

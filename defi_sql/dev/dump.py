@@ -34,6 +34,9 @@ __all__ = [
 #: The PostgreSQL (server and pg_dump) that sql/schema.sql is written with.
 DUMP_VERSION = 18
 _BOOKKEEPING = ("_yoyo_*", "yoyo_lock", "_defi_sql_*")
+#: partitions are operational state (defi-sql maintain makes and retires them,
+#: with bounds that depend on the date): the schema holds their parents only
+_OPERATIONAL = ("partitions.*",)
 _NOISE = ("\\restrict ", "\\unrestrict ", "-- Dumped from ", "-- Dumped by ", "SET ")
 
 
@@ -58,7 +61,7 @@ def dump_schema(conninfo: str) -> str:
     client_conninfo, env = client_arguments(conninfo)
     pg_dump = embedded.psql_path(DUMP_VERSION).with_name("pg_dump")
     command = [str(pg_dump), "--schema-only", "--no-owner"]
-    for pattern in _BOOKKEEPING:
+    for pattern in (*_BOOKKEEPING, *_OPERATIONAL):
         command += ["--exclude-table", pattern]
     result = subprocess.run(
         [*command, client_conninfo],

@@ -146,8 +146,10 @@ SELECT obj_description(c.oid, 'pg_class')
    AND c.relname = :table_name;
 
 -- name: documented_tables()
--- The tables of the current schema (bookkeeping left out) with their comments.
-SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment
+-- The tables of the current schema (bookkeeping left out) with their comments,
+-- and the partition key of a partitioned one (NULL for the others).
+SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS comment,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key
   FROM pg_class AS c
  WHERE c.relnamespace = current_schema()::regnamespace
    AND c.relkind IN ('r', 'p')
