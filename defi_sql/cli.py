@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from defi_sql.check import run_check
+from defi_sql.cli_maintain import add_maintain_arguments, cmd_maintain
 from defi_sql.config import environment_name, parse_url
 from defi_sql.connection import client_arguments, connect, scrub
 from defi_sql.dev import embedded
@@ -371,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M",
         help=f"position snapshots per generated user ({DEFAULT_SNAPSHOTS}); needs --users",
     )
+
+    p = command("maintain", cmd_maintain, "make partitions ahead, expire signals, archive events")
+    add_maintain_arguments(p)
 
     p = command(
         "schema", cmd_schema, "dump the schema the migrations produce (embedded PostgreSQL 18)"

@@ -33,6 +33,8 @@ __all__ = [
     "IntentStatus",
     "NewEvent",
     "NewPosition",
+    "Partition",
+    "PartitionMade",
     "Position",
     "PositionAtRisk",
     "RiskProfile",
@@ -44,6 +46,7 @@ __all__ = [
     "User",
     "UserPreferences",
     "UserWithPositions",
+    "Waiting",
 ]
 
 RiskProfile = Literal["conservative", "moderate", "aggressive"]
@@ -286,3 +289,31 @@ class Subscription(Row, kw_only=True, frozen=True):
     @property
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(transaction_id=self.transaction_id, position=self.position)
+
+
+class Partition(msgspec.Struct, kw_only=True, frozen=True):
+    """A partition of ``positions`` and its range [range_start, range_end)."""
+
+    partition_name: str
+    is_default: bool
+    #: None: unbounded (the first partition's start, the default partition's)
+    range_start: datetime | None
+    range_end: datetime | None
+
+
+class PartitionMade(msgspec.Struct, kw_only=True, frozen=True):
+    """A partition :func:`maintenance.run` made, and the snapshots it took over
+    from the default partition."""
+
+    partition_name: str
+    range_start: datetime
+    range_end: datetime
+    moved: int
+
+
+class Waiting(msgspec.Struct, kw_only=True, frozen=True):
+    """The snapshots in the default partition: dated beyond every partition made."""
+
+    snapshots: int
+    earliest: datetime | None
+    latest: datetime | None

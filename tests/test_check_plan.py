@@ -46,7 +46,10 @@ PLAN_REPORT = [
     "tests/fixtures/check/soundness_plan/queries/unread.sql:3: warning: [plan] numbers: column "
     "c.n comes from a Function Scan, whose columns the plan reader does not read; it counts as "
     "nullable.",
-    "tests/fixtures/check/soundness_plan/queries/unread.sql:8: error: [plan] broken_ratio: "
+    "tests/fixtures/check/soundness_plan/queries/unread.sql:3: error: [shape] numbers -> "
+    "WholeNumber: column n can be NULL but WholeNumber.n is int; make it int | None, or add "
+    "`-- not null: n` to the query if it never is.",
+    "tests/fixtures/check/soundness_plan/queries/unread.sql:9: error: [plan] broken_ratio: "
     "EXPLAIN (GENERIC_PLAN) failed: division by zero; check cannot judge its rows and NULLs "
     "until the server can plan it.",
     _null(4, "accounts_per_status", "StatusCount", "status", "str"),

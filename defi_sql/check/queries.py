@@ -177,10 +177,11 @@ def check_query(
 
 
 def _settled(note: PlanNote, stmt: Statement, cls: Any) -> bool:
-    """Whether a note that a column comes from no scan changes nothing: the query
-    vouches for the column, or its struct field takes None anyway."""
+    """Whether a note that a column comes from no scan, or from one the plan reader
+    does not read, changes nothing: the query vouches for the column, or its
+    struct field takes None anyway."""
     column = note.column
-    if note.kind != "no scan" or column is None:
+    if note.kind not in ("no scan", "unread scan") or column is None:
         return False
     if column in stmt.not_null:
         return True

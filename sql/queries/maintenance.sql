@@ -1,0 +1,27 @@
+-- Maintenance: the schema owner's housekeeping, run by `defi-sql maintain` or
+-- by a worker calling maintenance.run on an owner's connection.
+-- role: owner
+
+-- name: maintenance_partitions()
+-- Every partition of positions with its range (positions_partitions, 0046):
+-- NULL for an unbounded end; the default partition last, both ends NULL.
+-- returns: Partition
+-- not null: partition_name, is_default
+SELECT partition_name, is_default, range_start, range_end
+  FROM positions_partitions();
+
+-- name: maintenance_make_partitions(width, until)
+-- Partitions of positions made ahead, contiguous after the last one, until one
+-- covers until (positions_make_partitions, 0046); the snapshots of each new
+-- range move out of the default partition.
+-- returns: PartitionMade
+-- not null: partition_name, range_start, range_end, moved
+SELECT partition_name, range_start, range_end, moved
+  FROM positions_make_partitions(:width::interval, :until);
+
+-- name: maintenance_waiting()^
+-- The snapshots in the default partition: dated beyond every partition made.
+-- returns: Waiting
+-- not null: snapshots
+SELECT count(*) AS snapshots, min(snapshot_at) AS earliest, max(snapshot_at) AS latest
+  FROM partitions.positions_default;
