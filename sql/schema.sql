@@ -3,6 +3,18 @@
 --
 
 --
+-- Name: partitions; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA partitions;
+
+--
+-- Name: SCHEMA partitions; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA partitions IS 'The partitions of partitioned tables (positions), made and retired by defi-sql maintain; reached only through their parent.';
+
+--
 -- Name: wallet_address; Type: DOMAIN; Schema: public; Owner: -
 --
 
@@ -382,7 +394,9 @@ CREATE FUNCTION public.positions_latest_truncate() RETURNS trigger
     SET search_path TO 'pg_catalog', 'public'
     AS $$
 BEGIN
-    TRUNCATE positions_latest;
+    -- DELETE, not TRUNCATE: a TRUNCATE users CASCADE has positions_latest open
+    -- already (and empties it itself), and refuses a TRUNCATE of it from here
+    DELETE FROM positions_latest;
     RETURN NULL;
 END;
 $$;
@@ -391,7 +405,7 @@ $$;
 -- Name: FUNCTION positions_latest_truncate(); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.positions_latest_truncate() IS 'Trigger function (AFTER TRUNCATE): empties positions_latest with positions.';
+COMMENT ON FUNCTION public.positions_latest_truncate() IS 'Trigger function (AFTER TRUNCATE): empties positions_latest with positions (by DELETE: a TRUNCATE ... CASCADE may be emptying it already).';
 
 --
 -- Name: positions_latest_update(); Type: FUNCTION; Schema: public; Owner: -
@@ -415,6 +429,83 @@ $$;
 --
 
 COMMENT ON FUNCTION public.positions_latest_update() IS 'Trigger function (AFTER UPDATE ... FOR EACH STATEMENT, transition tables old_rows and new_rows): refreshes every key the statement touched, before and after.';
+
+--
+-- Name: positions_make_partitions(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_make_partitions(width interval, until timestamp with time zone) RETURNS TABLE(partition_name text, range_start timestamp with time zone, range_end timestamp with time zone, moved bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    SET "TimeZone" TO 'UTC'
+    AS $$
+BEGIN
+    IF width IS NULL OR width NOT IN (interval '1 month', interval '7 days', interval '1 day') THEN
+        RAISE EXCEPTION 'partition width must be 1 month, 7 days or 1 day, not %', width
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
+    SELECT max(p.range_end) INTO range_start
+      FROM positions_partitions() AS p
+     WHERE NOT p.is_default;
+    IF range_start IS NULL THEN
+        RETURN;  -- the last range partition goes up to MAXVALUE: nothing to add after it
+    END IF;
+    WHILE range_start <= until LOOP
+        range_end := range_start + width;
+        partition_name := 'positions_' || to_char(
+            range_start, CASE WHEN width = interval '1 month' THEN 'YYYY_MM' ELSE 'YYYY_MM_DD' END);
+        -- the range's snapshots waiting in the default partition move first:
+        -- PostgreSQL refuses a partition whose rows are still in the default one
+        EXECUTE format('CREATE TABLE partitions.%I '
+                       '(LIKE positions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                       partition_name);
+        EXECUTE format('WITH waiting AS (DELETE FROM partitions.positions_default '
+                       'WHERE snapshot_at >= %L AND snapshot_at < %L RETURNING *) '
+                       'INSERT INTO partitions.%I SELECT * FROM waiting',
+                       range_start, range_end, partition_name);
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        EXECUTE format('ALTER TABLE positions ATTACH PARTITION partitions.%I '
+                       'FOR VALUES FROM (%L) TO (%L)', partition_name, range_start, range_end);
+        RETURN NEXT;
+        range_start := range_end;
+    END LOOP;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_make_partitions(width interval, until timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_make_partitions(width interval, until timestamp with time zone) IS 'Adds partitions of positions of the given width (1 month, 7 days or 1 day of UTC), each starting where the last ended, until one covers until; moves the snapshots of each new range out of the default partition. Returns each partition made, with the snapshots it took over. Idempotent: run twice at once, the second waits (advisory lock 0x646566690006) and makes none.';
+
+--
+-- Name: positions_partitions(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_partitions() RETURNS TABLE(partition_name text, is_default boolean, range_start timestamp with time zone, range_end timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+    SELECT c.relname::text,
+           b.bounds IS NULL,
+           CASE WHEN b.bounds[1] <> 'MINVALUE' THEN btrim(b.bounds[1], '''')::timestamptz END,
+           CASE WHEN b.bounds[2] <> 'MAXVALUE' THEN btrim(b.bounds[2], '''')::timestamptz END
+      FROM pg_inherits AS i
+      JOIN pg_class AS c ON c.oid = i.inhrelid
+     CROSS JOIN LATERAL (
+            SELECT regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                '^FOR VALUES FROM \((.+)\) TO \((.+)\)$') AS bounds
+           ) AS b
+     WHERE i.inhparent = 'positions'::regclass
+     ORDER BY b.bounds IS NULL, 3 NULLS FIRST;
+$_$;
+
+--
+-- Name: FUNCTION positions_partitions(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_partitions() IS 'Every partition of positions (in the schema partitions) with its range [range_start, range_end); NULL for an unbounded end, and both for the default partition.';
 
 --
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
@@ -465,6 +556,122 @@ CREATE OPERATOR public.= (
 --
 
 COMMENT ON OPERATOR public.= (public.wallet_address, public.wallet_address) IS 'Wallet addresses are equal when they differ at most in letter case.';
+
+--
+-- Name: positions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.positions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    wallet_address text NOT NULL,
+    protocol text NOT NULL,
+    chain_id bigint DEFAULT 1 NOT NULL,
+    health_factor numeric,
+    collateral jsonb DEFAULT '[]'::jsonb NOT NULL,
+    debt jsonb DEFAULT '[]'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    snapshot_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    write_seq bigint,
+    CONSTRAINT positions_chain_id_check CHECK ((chain_id > 0)),
+    CONSTRAINT positions_chain_id_safe_integer_check CHECK ((chain_id <= '9007199254740991'::bigint)),
+    CONSTRAINT positions_collateral_assets_check CHECK (public.is_asset_list(collateral)),
+    CONSTRAINT positions_collateral_check CHECK ((jsonb_typeof(collateral) = 'array'::text)),
+    CONSTRAINT positions_debt_assets_check CHECK (public.is_asset_list(debt)),
+    CONSTRAINT positions_debt_check CHECK ((jsonb_typeof(debt) = 'array'::text)),
+    CONSTRAINT positions_health_factor_check CHECK (((health_factor >= (0)::numeric) AND (health_factor <> 'NaN'::numeric) AND (health_factor <> 'Infinity'::numeric))),
+    CONSTRAINT positions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT positions_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
+    CONSTRAINT positions_protocol_check CHECK ((protocol <> ''::text)),
+    CONSTRAINT positions_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
+)
+PARTITION BY RANGE (snapshot_at);
+
+--
+-- Name: TABLE positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.positions IS 'Point-in-time snapshots of a user''s position in one protocol on one chain: the history, partitioned by range of snapshot_at (partitions in the schema partitions, made and retired by defi-sql maintain). The newest of each (user_id, protocol, chain_id) is also in positions_latest (0038), which the latest reads use.';
+
+--
+-- Name: COLUMN positions.user_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.user_id IS 'Owning user; rows are deleted together with the user.';
+
+--
+-- Name: COLUMN positions.wallet_address; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.wallet_address IS 'EVM address holding the position, lower case (0x + 40 hex digits), normalised by trigger positions_normalize_wallet_address. Not necessarily the owner''s users.wallet_address.';
+
+--
+-- Name: COLUMN positions.protocol; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.protocol IS 'Protocol identifier, e.g. ''aave-v3'' or ''compound-v3''.';
+
+--
+-- Name: COLUMN positions.chain_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.chain_id IS 'EIP-155 chain id (1 = Ethereum mainnet).';
+
+--
+-- Name: COLUMN positions.health_factor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.health_factor IS 'Protocol health factor (dimensionless; < 1 means liquidatable). NULL means the position has no debt and cannot be liquidated; Infinity and NaN are never stored (numeric NaN sorts above every number, so the CHECK excludes it explicitly).';
+
+--
+-- Name: COLUMN positions.collateral; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.collateral IS 'JSON array of Asset objects, e.g. [{"symbol": "ETH", "amount": "1.5", "valueUSD": "3000"}]; amount and valueUSD are decimal strings to avoid float rounding. Empty array = no collateral.';
+
+--
+-- Name: COLUMN positions.debt; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.debt IS 'JSON array of Asset objects, same shape as collateral, e.g. [{"symbol": "USDT", "amount": "1000", "valueUSD": "1000"}]. Empty array = no debt.';
+
+--
+-- Name: COLUMN positions.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.metadata IS 'JSON object with protocol-specific details, e.g. {"ltv": "0.5", "liquidationThreshold": "0.825"}; numbers as decimal strings.';
+
+--
+-- Name: COLUMN positions.snapshot_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.snapshot_at IS 'When the on-chain state was read (may be earlier than created_at).';
+
+--
+-- Name: COLUMN positions.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.updated_at IS 'Time of the last update; maintained by trigger positions_set_updated_at.';
+
+--
+-- Name: COLUMN positions.write_seq; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions.write_seq IS 'Order in which snapshots were written (from sequence positions_write_seq): breaks ties of snapshot_at, the last written wins. NULL for rows written before migration 0023.';
+
+--
+-- Name: CONSTRAINT positions_chain_id_safe_integer_check ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
+
+--
+-- Name: CONSTRAINT positions_health_factor_check ON positions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
 
 --
 -- Name: alerts; Type: TABLE; Schema: public; Owner: -
@@ -929,121 +1136,6 @@ COMMENT ON COLUMN public.intents.updated_at IS 'Time of the last update; maintai
 COMMENT ON CONSTRAINT intents_chain_id_safe_integer_check ON public.intents IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
 
 --
--- Name: positions; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.positions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid NOT NULL,
-    wallet_address text NOT NULL,
-    protocol text NOT NULL,
-    chain_id bigint DEFAULT 1 NOT NULL,
-    health_factor numeric,
-    collateral jsonb DEFAULT '[]'::jsonb NOT NULL,
-    debt jsonb DEFAULT '[]'::jsonb NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    snapshot_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    write_seq bigint,
-    CONSTRAINT positions_chain_id_check CHECK ((chain_id > 0)),
-    CONSTRAINT positions_chain_id_safe_integer_check CHECK ((chain_id <= '9007199254740991'::bigint)),
-    CONSTRAINT positions_collateral_assets_check CHECK (public.is_asset_list(collateral)),
-    CONSTRAINT positions_collateral_check CHECK ((jsonb_typeof(collateral) = 'array'::text)),
-    CONSTRAINT positions_debt_assets_check CHECK (public.is_asset_list(debt)),
-    CONSTRAINT positions_debt_check CHECK ((jsonb_typeof(debt) = 'array'::text)),
-    CONSTRAINT positions_health_factor_check CHECK (((health_factor >= (0)::numeric) AND (health_factor <> 'NaN'::numeric) AND (health_factor <> 'Infinity'::numeric))),
-    CONSTRAINT positions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT positions_metadata_depth_check CHECK (public.is_json_within_depth(metadata)),
-    CONSTRAINT positions_protocol_check CHECK ((protocol <> ''::text)),
-    CONSTRAINT positions_wallet_address_check CHECK ((wallet_address ~ '^0x[0-9a-f]{40}$'::text))
-);
-
---
--- Name: TABLE positions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.positions IS 'Point-in-time snapshots of a user''s position in one protocol on one chain: the history. The newest of each (user_id, protocol, chain_id) is also in positions_latest (0038), which the latest reads use.';
-
---
--- Name: COLUMN positions.user_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.user_id IS 'Owning user; rows are deleted together with the user.';
-
---
--- Name: COLUMN positions.wallet_address; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.wallet_address IS 'EVM address holding the position, lower case (0x + 40 hex digits), normalised by trigger positions_normalize_wallet_address. Not necessarily the owner''s users.wallet_address.';
-
---
--- Name: COLUMN positions.protocol; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.protocol IS 'Protocol identifier, e.g. ''aave-v3'' or ''compound-v3''.';
-
---
--- Name: COLUMN positions.chain_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.chain_id IS 'EIP-155 chain id (1 = Ethereum mainnet).';
-
---
--- Name: COLUMN positions.health_factor; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.health_factor IS 'Protocol health factor (dimensionless; < 1 means liquidatable). NULL means the position has no debt and cannot be liquidated; Infinity and NaN are never stored (numeric NaN sorts above every number, so the CHECK excludes it explicitly).';
-
---
--- Name: COLUMN positions.collateral; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.collateral IS 'JSON array of Asset objects, e.g. [{"symbol": "ETH", "amount": "1.5", "valueUSD": "3000"}]; amount and valueUSD are decimal strings to avoid float rounding. Empty array = no collateral.';
-
---
--- Name: COLUMN positions.debt; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.debt IS 'JSON array of Asset objects, same shape as collateral, e.g. [{"symbol": "USDT", "amount": "1000", "valueUSD": "1000"}]. Empty array = no debt.';
-
---
--- Name: COLUMN positions.metadata; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.metadata IS 'JSON object with protocol-specific details, e.g. {"ltv": "0.5", "liquidationThreshold": "0.825"}; numbers as decimal strings.';
-
---
--- Name: COLUMN positions.snapshot_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.snapshot_at IS 'When the on-chain state was read (may be earlier than created_at).';
-
---
--- Name: COLUMN positions.updated_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.updated_at IS 'Time of the last update; maintained by trigger positions_set_updated_at.';
-
---
--- Name: COLUMN positions.write_seq; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.positions.write_seq IS 'Order in which snapshots were written (from sequence positions_write_seq): breaks ties of snapshot_at, the last written wins. NULL for rows written before migration 0023.';
-
---
--- Name: CONSTRAINT positions_chain_id_safe_integer_check ON positions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
-
---
--- Name: CONSTRAINT positions_health_factor_check ON positions; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
-
---
 -- Name: positions_latest; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1061,7 +1153,8 @@ CREATE TABLE public.positions_latest (
     created_at timestamp with time zone NOT NULL,
     updated_at timestamp with time zone NOT NULL,
     write_seq bigint
-);
+)
+WITH (fillfactor='70');
 
 --
 -- Name: TABLE positions_latest; Type: COMMENT; Schema: public; Owner: -
@@ -1322,13 +1415,6 @@ ALTER TABLE ONLY public.positions_latest
     ADD CONSTRAINT positions_latest_pkey PRIMARY KEY (user_id, protocol, chain_id);
 
 --
--- Name: positions positions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.positions
-    ADD CONSTRAINT positions_pkey PRIMARY KEY (id);
-
---
 -- Name: signals signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1452,10 +1538,22 @@ CREATE INDEX intents_user_id_status_idx ON public.intents USING btree (user_id, 
 COMMENT ON INDEX public.intents_user_id_status_idx IS 'Serves "intents of a user by status" and the user_id foreign key (ON DELETE CASCADE).';
 
 --
+-- Name: positions_id_snapshot_at_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX positions_id_snapshot_at_key ON ONLY public.positions USING btree (id, snapshot_at);
+
+--
+-- Name: INDEX positions_id_snapshot_at_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.positions_id_snapshot_at_key IS 'Unique (id, snapshot_at): a partitioned table''s unique index must contain the partition key; ids are random UUIDs.';
+
+--
 -- Name: positions_user_id_snapshot_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX positions_user_id_snapshot_at_idx ON public.positions USING btree (user_id, snapshot_at DESC);
+CREATE INDEX positions_user_id_snapshot_at_idx ON ONLY public.positions USING btree (user_id, snapshot_at DESC);
 
 --
 -- Name: INDEX positions_user_id_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
@@ -1467,7 +1565,7 @@ COMMENT ON INDEX public.positions_user_id_snapshot_at_idx IS 'Serves a user''s h
 -- Name: positions_wallet_address_protocol_snapshot_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX positions_wallet_address_protocol_snapshot_at_idx ON public.positions USING btree (wallet_address, protocol, snapshot_at DESC);
+CREATE INDEX positions_wallet_address_protocol_snapshot_at_idx ON ONLY public.positions USING btree (wallet_address, protocol, snapshot_at DESC);
 
 --
 -- Name: INDEX positions_wallet_address_protocol_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
@@ -1753,7 +1851,7 @@ ALTER TABLE ONLY public.positions_latest
 -- Name: positions positions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
-ALTER TABLE ONLY public.positions
+ALTER TABLE public.positions
     ADD CONSTRAINT positions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
@@ -1925,6 +2023,19 @@ REVOKE ALL ON FUNCTION public.positions_latest_truncate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.positions_latest_update() FROM PUBLIC;
 
 --
+-- Name: FUNCTION positions_make_partitions(width interval, until timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_make_partitions(width interval, until timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: TABLE positions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
+
+--
 -- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -
 --
 
@@ -1957,13 +2068,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_subscriptions TO defi_wo
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_worker;
-
---
--- Name: TABLE positions; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
 
 --
 -- Name: TABLE positions_latest; Type: ACL; Schema: public; Owner: -
