@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 CLI    := $(BIN)/defi-sql
 
 .DEFAULT_GOAL := help
-.PHONY: help migrate rollback fresh status new seed db-stop bench schema check sync test lint typecheck pytest clean
+.PHONY: help migrate rollback fresh status new seed maintain db-stop bench schema check sync test lint typecheck pytest clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ new: $(STAMP) ## create the next migration: make new name=verb-object
 
 seed: $(STAMP) ## insert development data (args="--users N" for a large dataset)
 	@$(CLI) seed $(args)
+
+maintain: $(STAMP) ## partitions ahead, expire signals, archive events (args="--ahead 120")
+	@$(CLI) maintain $(args)
 
 db-stop: $(STAMP) ## stop the embedded PostgreSQL server
 	@$(CLI) db stop
