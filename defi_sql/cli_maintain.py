@@ -49,6 +49,12 @@ def add_maintain_arguments(p: argparse.ArgumentParser) -> None:
         help="archive events recorded more than DAYS ago (90)",
     )
     p.add_argument(
+        "--retention",
+        type=_days,
+        metavar="DAYS",
+        help="roll up and drop the partitions of positions older than DAYS (default: keep all)",
+    )
+    p.add_argument(
         "--keep-events",
         dest="archive_events_after",
         action="store_const",
@@ -79,4 +85,10 @@ def cmd_maintain(args: argparse.Namespace) -> int:
             before = datetime.now(UTC) - timedelta(days=args.archive_events_after)
             archived = events.archive(conn, before)
             out(f"archived {archived} event(s) recorded before {before:%Y-%m-%d %H:%M} UTC")
+        if args.retention is not None:
+            for gone in maintenance.retire(conn, retention=timedelta(days=args.retention)):
+                out(
+                    f"retired partitions.{gone.partition_name}: {gone.snapshots} snapshot(s) "
+                    f"rolled up into {gone.days} day(s) of positions_daily"
+                )
     return 0

@@ -11,7 +11,7 @@ are ``Decimal``, never ``float``; timestamps are timezone-aware.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
@@ -26,7 +26,9 @@ __all__ = [
     "AlertWithSignal",
     "Asset",
     "Checkpoint",
+    "DailyPosition",
     "Event",
+    "History",
     "Intent",
     "IntentAction",
     "IntentCondition",
@@ -35,6 +37,7 @@ __all__ = [
     "NewPosition",
     "Partition",
     "PartitionMade",
+    "PartitionRetired",
     "Position",
     "PositionAtRisk",
     "RiskProfile",
@@ -317,3 +320,50 @@ class Waiting(msgspec.Struct, kw_only=True, frozen=True):
     snapshots: int
     earliest: datetime | None
     latest: datetime | None
+
+
+class PartitionRetired(msgspec.Struct, kw_only=True, frozen=True):
+    """A partition retention dropped: its snapshots, rolled up into that many days."""
+
+    partition_name: str
+    snapshots: int
+    days: int
+
+
+class DailyPosition(Row, kw_only=True, frozen=True):
+    """One UTC day of a (user, protocol, chain) whose snapshots retention removed."""
+
+    table: ClassVar[str] = "positions_daily"
+
+    user_id: UUID
+    protocol: str
+    chain_id: int
+    day: date
+    snapshots: int
+    #: None: that snapshot had no debt (as Position.health_factor)
+    first_health_factor: Decimal | None
+    last_health_factor: Decimal | None
+    #: None: no snapshot of the day had debt
+    min_health_factor: Decimal | None
+    #: the sum of valueUSD over the last snapshot's collateral, and over its debt
+    last_collateral_usd: Decimal
+    last_debt_usd: Decimal
+    first_snapshot_at: datetime
+    last_snapshot_at: datetime
+
+
+class History(msgspec.Struct, kw_only=True, frozen=True):
+    """A user's history over a time range (``positions.history``), and where it comes from.
+
+    Snapshots are kept from ``snapshots_since`` on (None: every snapshot ever
+    written); the days before it are answered by their daily rollups.
+    """
+
+    #: "snapshots": all of it from snapshots; "rollups": all from daily rollups
+    #: (the range ends before snapshots_since); "both": rollups, then snapshots
+    source: Literal["snapshots", "rollups", "both"]
+    #: the snapshots with since <= snapshot_at < until, oldest first
+    snapshots: list[Position]
+    #: the days of the range before snapshots_since, oldest first
+    days: list[DailyPosition]
+    snapshots_since: datetime | None

@@ -508,6 +508,112 @@ $_$;
 COMMENT ON FUNCTION public.positions_partitions() IS 'Every partition of positions (in the schema partitions) with its range [range_start, range_end); NULL for an unbounded end, and both for the default partition.';
 
 --
+-- Name: positions_retire_partition(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_retire_partition(name text) RETURNS TABLE(partition_name text, snapshots bigint, days bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+    gone record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
+    SELECT p.range_start, p.range_end INTO gone
+      FROM positions_partitions() AS p
+     WHERE p.partition_name = name AND NOT p.is_default;
+    IF NOT FOUND THEN
+        RETURN;  -- retired already (or never there)
+    END IF;
+    IF gone.range_end IS NULL THEN
+        RAISE EXCEPTION 'partition % has no end: retention never drops it', name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    partition_name := name;
+    EXECUTE format('SELECT count(*) FROM partitions.%I', name) INTO snapshots;
+    days := positions_roll_up(gone.range_start, gone.range_end);
+    EXECUTE format('ALTER TABLE positions DETACH PARTITION partitions.%I', name);
+    -- the latest snapshots it held: read again from what is left
+    PERFORM positions_latest_refresh(array_agg(l.user_id), array_agg(l.protocol),
+                                     array_agg(l.chain_id))
+       FROM positions_latest AS l
+      WHERE l.snapshot_at >= coalesce(gone.range_start, '-infinity')
+        AND l.snapshot_at < gone.range_end;
+    EXECUTE format('DROP TABLE partitions.%I', name);
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_retire_partition(name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_retire_partition(name text) IS 'Retention of one partition of positions: rolls it up (positions_roll_up), detaches it, reads the latest snapshots it held again from the rest (positions_latest_refresh), drops it. Returns the partition, its snapshots and the days written; nothing when it is gone already. Under the maintenance lock (advisory 0x646566690006).';
+
+--
+-- Name: positions_roll_up(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+DECLARE
+    days bigint;
+BEGIN
+    INSERT INTO positions_daily AS d
+           (user_id, protocol, chain_id, day, snapshots, first_health_factor,
+            last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
+            first_snapshot_at, last_snapshot_at)
+    SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
+           (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
+           (array_agg(health_factor
+                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+           min(health_factor),
+           (array_agg(positions_usd(collateral)
+                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+           (array_agg(positions_usd(debt)
+                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+           min(snapshot_at), max(snapshot_at)
+      FROM positions
+     WHERE snapshot_at >= coalesce(range_start, '-infinity')
+       AND snapshot_at < coalesce(range_end, 'infinity')
+     GROUP BY 1, 2, 3, 4
+        ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
+       SET snapshots = excluded.snapshots,
+           first_health_factor = excluded.first_health_factor,
+           last_health_factor = excluded.last_health_factor,
+           min_health_factor = excluded.min_health_factor,
+           last_collateral_usd = excluded.last_collateral_usd,
+           last_debt_usd = excluded.last_debt_usd,
+           first_snapshot_at = excluded.first_snapshot_at,
+           last_snapshot_at = excluded.last_snapshot_at;
+    GET DIAGNOSTICS days = ROW_COUNT;
+    RETURN days;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) IS 'Rolls up the snapshots of [range_start, range_end) (NULL: unbounded) into positions_daily, replacing the days it covers; returns how many (user, protocol, chain, day) rows it wrote.';
+
+--
+-- Name: positions_usd(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_usd(assets jsonb) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT COALESCE(sum(public.json_decimal((asset.value -> 'valueUSD'::text))), (0)::numeric) AS "coalesce" FROM jsonb_array_elements(CASE jsonb_typeof(positions_usd.assets) WHEN 'array'::text THEN positions_usd.assets ELSE '[]'::jsonb END) asset(value));
+
+--
+-- Name: FUNCTION positions_usd(assets jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_usd(assets jsonb) IS 'The sum of valueUSD (json_decimal) over a list of assets (positions.collateral or debt); 0 for an empty or malformed list.';
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1136,6 +1242,68 @@ COMMENT ON COLUMN public.intents.updated_at IS 'Time of the last update; maintai
 COMMENT ON CONSTRAINT intents_chain_id_safe_integer_check ON public.intents IS 'At most 2^53 - 1 (Number.MAX_SAFE_INTEGER), so a JavaScript client converts the bigint exactly with Number().';
 
 --
+-- Name: positions_daily; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.positions_daily (
+    user_id uuid NOT NULL,
+    protocol text NOT NULL,
+    chain_id bigint NOT NULL,
+    day date NOT NULL,
+    snapshots bigint NOT NULL,
+    first_health_factor numeric,
+    last_health_factor numeric,
+    min_health_factor numeric,
+    last_collateral_usd numeric NOT NULL,
+    last_debt_usd numeric NOT NULL,
+    first_snapshot_at timestamp with time zone NOT NULL,
+    last_snapshot_at timestamp with time zone NOT NULL,
+    CONSTRAINT positions_daily_snapshots_check CHECK ((snapshots > 0))
+);
+
+--
+-- Name: TABLE positions_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.positions_daily IS 'Daily rollups of the snapshots retention removed from positions: one row per (user_id, protocol, chain_id, UTC day). Written by positions_roll_up; read by positions_history_daily.';
+
+--
+-- Name: COLUMN positions_daily.day; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.day IS 'The UTC day the snapshots were taken on.';
+
+--
+-- Name: COLUMN positions_daily.first_health_factor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.first_health_factor IS 'health_factor of the day''s first snapshot (NULL: no debt), by snapshot_at, then write_seq, then id.';
+
+--
+-- Name: COLUMN positions_daily.last_health_factor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.last_health_factor IS 'health_factor of the day''s last snapshot.';
+
+--
+-- Name: COLUMN positions_daily.min_health_factor; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.min_health_factor IS 'The lowest health_factor of the day (NULL when no snapshot of it had debt).';
+
+--
+-- Name: COLUMN positions_daily.last_collateral_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.last_collateral_usd IS 'The sum of valueUSD over the collateral of the day''s last snapshot.';
+
+--
+-- Name: COLUMN positions_daily.last_debt_usd; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_daily.last_debt_usd IS 'The sum of valueUSD over the debt of the day''s last snapshot.';
+
+--
 -- Name: positions_latest; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1406,6 +1574,13 @@ ALTER TABLE ONLY public.event_subscriptions
 
 ALTER TABLE ONLY public.intents
     ADD CONSTRAINT intents_pkey PRIMARY KEY (id);
+
+--
+-- Name: positions_daily positions_daily_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions_daily
+    ADD CONSTRAINT positions_daily_pkey PRIMARY KEY (user_id, protocol, chain_id, day);
 
 --
 -- Name: positions_latest positions_latest_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1841,6 +2016,13 @@ ALTER TABLE ONLY public.intents
     ADD CONSTRAINT intents_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: positions_daily positions_daily_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.positions_daily
+    ADD CONSTRAINT positions_daily_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: positions_latest positions_latest_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1945,6 +2127,24 @@ CREATE POLICY positions_acting_user ON public.positions TO defi_app USING ((user
 COMMENT ON POLICY positions_acting_user ON public.positions IS 'defi_app sees and writes only the positions of the user it acts for.';
 
 --
+-- Name: positions_daily; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.positions_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: positions_daily positions_daily_acting_user; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY positions_daily_acting_user ON public.positions_daily TO defi_app USING ((user_id = public.acting_user_id()));
+
+--
+-- Name: POLICY positions_daily_acting_user ON positions_daily; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON POLICY positions_daily_acting_user ON public.positions_daily IS 'defi_app sees only the daily history of the user it acts for.';
+
+--
 -- Name: positions_latest; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2029,6 +2229,18 @@ REVOKE ALL ON FUNCTION public.positions_latest_update() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.positions_make_partitions(width interval, until timestamp with time zone) FROM PUBLIC;
 
 --
+-- Name: FUNCTION positions_retire_partition(name text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_retire_partition(name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: TABLE positions; Type: ACL; Schema: public; Owner: -
 --
 
@@ -2068,6 +2280,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.event_subscriptions TO defi_wo
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.intents TO defi_worker;
+
+--
+-- Name: TABLE positions_daily; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.positions_daily TO defi_app;
+GRANT SELECT ON TABLE public.positions_daily TO defi_worker;
 
 --
 -- Name: TABLE positions_latest; Type: ACL; Schema: public; Owner: -

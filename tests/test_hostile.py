@@ -420,8 +420,8 @@ def test_positions_reads(
         api, api_db(api), [], lambda: api.positions.list_for_wallet(wallet, protocol, limit=limit)
     )
     assert rows is None or rows == []
-    rows = attempt(api, api_db(api), [], lambda: api.positions.history(uuid4(), since, until))
-    assert rows is None or rows == []
+    found = attempt(api, api_db(api), [], lambda: api.positions.history(uuid4(), since, until))
+    assert found is None or (found.snapshots, found.days) == ([], [])
     rows = attempt(api, api_db(api), [], lambda: api.positions.at_risk(default_threshold=limit))
     assert rows is None or rows == []
 

@@ -443,7 +443,8 @@ def test_history(api: Api, since: float, until: float, hours: list[int]) -> None
     user_id, other_id = new_user(api, 1), new_user(api, 2)
     api.positions.ingest([snap(user_id, hours=h) for h in (3, 0, 4, 1, 2)] + [snap(other_id)])
     found = api.positions.history(user_id, at(since), at(until))
-    assert [p.snapshot_at for p in found] == [at(h) for h in hours]
+    assert [p.snapshot_at for p in found.snapshots] == [at(h) for h in hours]
+    assert (found.source, found.days, found.snapshots_since) == ("snapshots", [], None)
 
 
 def test_history_bad(api: Api) -> None:

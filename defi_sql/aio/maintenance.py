@@ -9,7 +9,12 @@ transaction of its own, on a connection of the schema's owner:
    partition for a new range move into it;
 2. overdue signals expired (:func:`defi_sql.aio.signals.expire_overdue`);
 3. events recorded more than ``archive_events_after`` ago moved to the
-   archive (:func:`defi_sql.aio.events.archive`); ``None``: none.
+   archive (:func:`defi_sql.aio.events.archive`); ``None``: none;
+4. with a ``retention``: every partition of ``positions`` that ends before
+   ``now - retention`` rolled up into ``positions_daily`` (first, last and
+   lowest health factor and the last USD values, per user, protocol, chain
+   and UTC day), detached and dropped, one partition per transaction
+   (:func:`retire`). Without one (the default) no snapshot is ever removed.
 
 Its report also says what still waits in the default partition: snapshots
 dated beyond every partition made, which the partition of their range takes
@@ -22,6 +27,7 @@ over once ``ahead`` reaches it. A worker may call :func:`run` on a schedule
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,11 +36,11 @@ from psycopg import AsyncConnection
 
 from defi_sql import validate
 from defi_sql.aio import events, signals
-from defi_sql.aio._execute import fetch_all, fetch_one, transaction
-from defi_sql.errors import QueryError
-from defi_sql.models import Partition, PartitionMade, Waiting
+from defi_sql.aio._execute import fetch_all, fetch_one, fetch_value, transaction
+from defi_sql.errors import QueryError, TransientConflict
+from defi_sql.models import Partition, PartitionMade, PartitionRetired, Waiting
 
-__all__ = ["Maintained", "Width", "make_partitions", "partitions", "run", "waiting"]
+__all__ = ["Maintained", "Width", "make_partitions", "partitions", "retire", "run", "waiting"]
 
 #: how long a partition of positions spans (whole UTC months, weeks or days)
 Width = Literal["month", "week", "day"]
@@ -43,6 +49,10 @@ _WIDTHS: dict[str, str] = {"month": "1 month", "week": "7 days", "day": "1 day"}
 AHEAD = timedelta(days=90)
 #: events older than this are archived by default
 ARCHIVE_EVENTS_AFTER = timedelta(days=90)
+#: a retention step waits this long for its lock on positions, then tries again
+LOCK_TIMEOUT = timedelta(milliseconds=500)
+#: ... this many times in all
+LOCK_ATTEMPTS = 6
 
 
 class Maintained(msgspec.Struct, kw_only=True, frozen=True):
@@ -52,6 +62,7 @@ class Maintained(msgspec.Struct, kw_only=True, frozen=True):
     waiting: Waiting
     signals_expired: int
     events_archived: int
+    partitions_retired: list[PartitionRetired]
 
 
 async def partitions(conn: AsyncConnection[Any]) -> list[Partition]:
@@ -78,14 +89,56 @@ async def waiting(conn: AsyncConnection[Any]) -> Waiting:
     return found
 
 
+async def retire(conn: AsyncConnection[Any], *, retention: timedelta) -> list[PartitionRetired]:
+    """Retention: every partition of ``positions`` that ends before ``now - retention``
+    rolled up, detached and dropped, each in a transaction of its own (see the module).
+
+    A partition that still holds a snapshot newer than that (it ends later) is
+    kept whole: nothing the retention setting keeps is ever removed.
+    """
+    keep = validate.duration(retention, "retention", maximum=timedelta(days=36600))
+    cutoff = datetime.now(UTC) - keep
+    done: list[PartitionRetired] = []
+    for part in await partitions(conn):
+        if part.is_default or part.range_end is None or part.range_end > cutoff:
+            continue
+        done += await _retire_one(conn, part.partition_name)
+    return done
+
+
+async def _retire_one(conn: AsyncConnection[Any], name: str) -> list[PartitionRetired]:
+    """One partition retired; its DETACH waits at most LOCK_TIMEOUT for its lock
+    (writers queue behind a waiting DETACH), and is tried again after a pause."""
+    timeout = f"{int(LOCK_TIMEOUT.total_seconds() * 1000)}ms"
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            async with transaction(conn):
+                await fetch_value(conn, "maintenance_lock_timeout", {"timeout": timeout})
+                return await fetch_all(
+                    conn, "maintenance_retire_partition", {"partition_name": name}, PartitionRetired
+                )
+        except TransientConflict:
+            if attempt == LOCK_ATTEMPTS:
+                raise TransientConflict(
+                    f"retention could not lock positions to detach partitions.{name} within "
+                    f"{timeout}, {LOCK_ATTEMPTS} times: a long transaction holds it; run "
+                    "maintain again once it has ended."
+                ) from None
+            await asyncio.sleep(LOCK_TIMEOUT.total_seconds() * attempt)
+    return []  # not reached: the last attempt returns or raises
+
+
 async def run(
     conn: AsyncConnection[Any],
     *,
     ahead: timedelta = AHEAD,
     width: Width = "month",
     archive_events_after: timedelta | None = ARCHIVE_EVENTS_AFTER,
+    retention: timedelta | None = None,
 ) -> Maintained:
     """Every maintenance step (see the module), each in a transaction of its own."""
+    if retention is not None:  # refused before anything is done
+        validate.duration(retention, "retention", maximum=timedelta(days=36600))
     archive_before = None
     if archive_events_after is not None:
         age = validate.duration(
@@ -95,9 +148,11 @@ async def run(
     made = await make_partitions(conn, ahead=ahead, width=width)
     expired = await signals.expire_overdue(conn)
     archived = 0 if archive_before is None else await events.archive(conn, archive_before)
+    retired = [] if retention is None else await retire(conn, retention=retention)
     return Maintained(
         partitions_made=made,
         waiting=await waiting(conn),
         signals_expired=expired,
         events_archived=archived,
+        partitions_retired=retired,
     )

@@ -167,8 +167,9 @@ def check_query(
         problems = compare_struct(cls, columns)
         if plan is not None:
             problems += plan.element_problems(cls, [c.name for c in columns])
+    declared_none = stmt.optional and op == "$"  # `returns: T | None`: NULL is expected
     for note in plan.notes if plan is not None else []:
-        if _settled(note, stmt, cls if target and target[:1].isupper() else None):
+        if declared_none or _settled(note, stmt, cls if target and target[:1].isupper() else None):
             continue
         report.warning(where, "plan", f"{stmt.name}: {note.message}; it counts as nullable.")
     for problem in problems:

@@ -9,7 +9,7 @@ from collections.abc import Generator, Iterable
 from contextlib import closing
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -19,10 +19,19 @@ from psycopg.types.json import Jsonb, set_json_dumps
 
 from defi_sql import validate
 from defi_sql.errors import InvalidInput
-from defi_sql.models import NewPosition, Position, PositionAtRisk
+from defi_sql.models import DailyPosition, History, NewPosition, Position, PositionAtRisk
 from defi_sql.rows import Batch, encode_json
 from defi_sql.statements import statement
-from defi_sql.sync._execute import _checked, fetch_all, fetch_batch, fetch_one, stream, write_one
+from defi_sql.sync._execute import (
+    _checked,
+    fetch_all,
+    fetch_batch,
+    fetch_one,
+    fetch_value,
+    stream,
+    transaction,
+    write_one,
+)
 from defi_sql.translate import translate
 
 __all__ = [
@@ -158,16 +167,34 @@ def list_for_wallet(
     return fetch_all(conn, "positions_list_for_wallet", params, Position)
 
 
-def history(
-    conn: Connection[Any], user_id: UUID, since: datetime, until: datetime
-) -> list[Position]:
-    """The user's snapshots with ``since <= snapshot_at < until``, oldest first."""
+def history(conn: Connection[Any], user_id: UUID, since: datetime, until: datetime) -> History:
+    """The user's history over ``since <= t < until``, and where it comes from.
+
+    Snapshots are kept from ``snapshots_since`` on (retention, ``maintain``);
+    the days before it are answered by their daily rollups (``days``). One
+    transaction, so the boundary and both reads agree.
+    """
     params = {
         "user_id": validate.uuid(user_id, "user_id"),
         "since": validate.aware(since, "since"),
         "until": validate.aware(until, "until"),
     }
-    return fetch_all(conn, "positions_history", params, Position)
+    with transaction(conn):
+        kept_since = fetch_value(conn, "positions_snapshots_since", {})
+        snapshots: list[Position] = []
+        days: list[DailyPosition] = []
+        if kept_since is None or params["until"] > kept_since:
+            snapshots = fetch_all(conn, "positions_history", params, Position)
+        if kept_since is not None and params["since"] < kept_since:
+            before = {**params, "until": min(params["until"], kept_since)}
+            days = fetch_all(conn, "positions_history_daily", before, DailyPosition)
+    if kept_since is None or params["since"] >= kept_since:
+        source: Literal["snapshots", "rollups", "both"] = "snapshots"
+    elif params["until"] <= kept_since:
+        source = "rollups"
+    else:
+        source = "both"
+    return History(source=source, snapshots=snapshots, days=days, snapshots_since=kept_since)
 
 
 def latest_per_user(conn: Connection[Any]) -> Batch[Position]:

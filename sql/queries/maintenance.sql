@@ -25,3 +25,20 @@ SELECT partition_name, range_start, range_end, moved
 -- not null: snapshots
 SELECT count(*) AS snapshots, min(snapshot_at) AS earliest, max(snapshot_at) AS latest
   FROM partitions.positions_default;
+
+-- name: maintenance_retire_partition(partition_name)
+-- Retention of one partition (positions_retire_partition, 0047): rolled up
+-- into positions_daily, detached, its latest snapshots read again, dropped.
+-- No row when it is gone already.
+-- returns: PartitionRetired
+-- not null: partition_name, snapshots, days
+SELECT partition_name, snapshots, days
+  FROM positions_retire_partition(:partition_name);
+
+-- name: maintenance_lock_timeout(timeout)$
+-- How long a maintenance step waits for a lock, for the rest of its
+-- transaction: a DETACH waiting behind a long transaction on positions would
+-- hold every writer up behind it; it gives up instead, and is tried again.
+-- returns: str
+-- not null: set_config
+SELECT set_config('lock_timeout', :timeout, true);

@@ -82,6 +82,32 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
    AND snapshot_at < :until
  ORDER BY snapshot_at, write_seq NULLS FIRST, id;
 
+-- name: positions_snapshots_since()$
+-- Since when positions holds every snapshot: the start of its oldest partition,
+-- NULL while that one is unbounded (retention has dropped nothing). Older
+-- history is in positions_daily.
+-- returns: datetime | None
+SELECT range_start
+  FROM positions_partitions()
+ WHERE NOT is_default
+ ORDER BY range_start NULLS FIRST
+ LIMIT 1;
+
+-- name: positions_history_daily(user_id, since, until)
+-- A user's daily rollups (positions_daily, written by retention) of the UTC
+-- days that overlap since <= t < until, oldest first.
+-- returns: DailyPosition
+SELECT user_id, protocol, chain_id, day, snapshots, first_health_factor,
+       last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
+       first_snapshot_at, last_snapshot_at
+  FROM positions_daily
+ WHERE user_id = :user_id
+   AND day >= (:since::timestamptz AT TIME ZONE 'UTC')::date
+   AND day < (:until::timestamptz AT TIME ZONE 'UTC')::date + 1
+   AND first_snapshot_at < :until
+   AND last_snapshot_at >= :since
+ ORDER BY day, protocol, chain_id;
+
 -- name: positions_latest_per_user()
 -- The most recent snapshot of every user who has one, in user order: one
 -- pass over positions_latest, never over history.

@@ -1,3 +1,0 @@
--- Undo 0047.set-positions-latest-fillfactor: full pages again (for pages written from now on).
-
-ALTER TABLE positions_latest RESET (fillfactor);

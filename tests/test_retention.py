@@ -1,0 +1,192 @@
+"""Retention (migration 0048, `maintain --retention`): whole partitions older
+than the setting are rolled up into positions_daily, detached and dropped;
+nothing newer is touched; the read model follows; positions.history says
+where its answer comes from. The oracle for the rollups is Python over the
+snapshots written."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from defi_sql import sync
+from defi_sql.errors import InvalidInput
+from defi_sql.models import Asset, NewPosition
+
+from .helpers import wallet
+
+NOW = datetime.now(UTC)
+#: monthly partitions from here to a month past now, as a database partitioned for a while has
+START = datetime(NOW.year - 1, NOW.month, 1, tzinfo=UTC)
+
+
+def month_after(moment: datetime) -> datetime:
+    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def partitioned_for_a_year(conn: psycopg.Connection[Any]) -> list[datetime]:
+    """Replace the (empty) legacy partition by monthly ones from START; their starts."""
+    conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
+    conn.execute("DROP TABLE partitions.positions_legacy")
+    starts = [START]
+    while starts[-1] <= NOW:
+        starts.append(month_after(starts[-1]))
+    for begin in starts:
+        conn.execute(
+            f"CREATE TABLE partitions.positions_{begin:%Y_%m} PARTITION OF positions "
+            f"FOR VALUES FROM ('{begin.isoformat()}') TO ('{month_after(begin).isoformat()}')"
+        )
+    return starts
+
+
+def user(conn: psycopg.Connection[Any], n: int) -> UUID:
+    made: UUID = sync.users.create(conn, wallet_address=wallet(n)).id
+    return made
+
+
+def snap(owner: UUID, at: datetime, hf: str | None, usd: str = "100") -> NewPosition:
+    return NewPosition(
+        user_id=owner,
+        wallet_address=wallet(9),
+        protocol="aave-v3",
+        health_factor=None if hf is None else Decimal(hf),
+        collateral=[
+            Asset(symbol="ETH", amount=Decimal("1"), value_usd=Decimal(usd)),
+            Asset(symbol="WBTC", amount=Decimal("1"), value_usd=Decimal("0.5")),
+        ],
+        debt=[Asset(symbol="USDC", amount=Decimal("10"), value_usd=Decimal("10"))],
+        snapshot_at=at,
+    )
+
+
+def test_old_partitions_are_rolled_up_and_dropped_and_history_says_so(
+    db: psycopg.Connection[Any],
+) -> None:
+    starts = partitioned_for_a_year(db)
+    old_user, active = user(db, 1), user(db, 2)
+    day = START + timedelta(days=3, hours=1)  # in the first month
+    sync.positions.ingest(
+        db,
+        [
+            snap(old_user, day, "1.5", "100"),
+            snap(old_user, day + timedelta(hours=2), None, "200"),  # no debt
+            snap(old_user, day + timedelta(hours=5), "1.2", "300"),  # the day's last
+            snap(old_user, day + timedelta(days=1), "2.0"),
+            snap(active, day, "3.0"),
+            snap(active, NOW - timedelta(days=1), "1.1"),  # kept
+        ],
+    )
+    retention = NOW - month_after(month_after(START)) - timedelta(days=1)  # two months go
+    retired = sync.maintenance.retire(db, retention=retention)
+    assert [r.partition_name for r in retired] == [
+        f"positions_{starts[0]:%Y_%m}",
+        f"positions_{starts[1]:%Y_%m}",
+    ]
+    assert [(r.snapshots, r.days) for r in retired] == [(5, 3), (0, 0)]
+    assert sync.maintenance.retire(db, retention=retention) == []  # idempotent
+    # the oracle: the three snapshots of old_user's first day
+    first_day = sync.positions.history(db, old_user, START, START + timedelta(days=10))
+    assert first_day.source == "rollups"
+    assert first_day.snapshots == []
+    assert first_day.snapshots_since == month_after(month_after(START))
+    d = first_day.days[0]
+    assert (d.day, d.snapshots) == (day.date(), 3)
+    assert (d.first_health_factor, d.last_health_factor, d.min_health_factor) == (
+        Decimal("1.5"),
+        Decimal("1.2"),
+        Decimal("1.2"),
+    )
+    assert (d.last_collateral_usd, d.last_debt_usd) == (Decimal("300.5"), Decimal("10"))
+    assert (d.first_snapshot_at, d.last_snapshot_at) == (day, day + timedelta(hours=5))
+    assert [x.day for x in first_day.days] == [day.date(), day.date() + timedelta(days=1)]
+    # across the boundary: rollups, then snapshots
+    both = sync.positions.history(db, active, START, NOW)
+    assert both.source == "both"
+    assert [x.day for x in both.days] == [day.date()]
+    assert [s.health_factor for s in both.snapshots] == [Decimal("1.1")]
+    recent = sync.positions.history(db, active, NOW - timedelta(days=2), NOW)
+    assert (recent.source, recent.days, len(recent.snapshots)) == ("snapshots", [], 1)
+    # the read model: old_user's latest snapshot went with its partition
+    assert sync.positions.latest(db, old_user) is None
+    assert sync.positions.latest(db, active).health_factor == Decimal("1.1")  # type: ignore[union-attr]
+
+
+def test_nothing_the_retention_setting_keeps_is_removed(db: psycopg.Connection[Any]) -> None:
+    """The legacy partition of 0045 ends after now: kept whole, whatever the setting."""
+    owner = user(db, 3)
+    sync.positions.ingest(db, [snap(owner, NOW - timedelta(days=400), "1.0")])
+    assert sync.maintenance.retire(db, retention=timedelta(days=1)) == []
+    assert len(sync.positions.history(db, owner, NOW - timedelta(days=500), NOW).snapshots) == 1
+
+
+def test_roll_up_twice_writes_the_same_days(db: psycopg.Connection[Any]) -> None:
+    owner = user(db, 4)
+    sync.positions.ingest(
+        db, [snap(owner, NOW - timedelta(days=2, hours=h), f"1.{h}") for h in range(5)]
+    )
+    db.execute("SELECT positions_roll_up(NULL, NULL)")
+    first = db.execute("SELECT * FROM positions_daily ORDER BY day").fetchall()
+    db.execute("SELECT positions_roll_up(NULL, NULL)")
+    assert db.execute("SELECT * FROM positions_daily ORDER BY day").fetchall() == first
+    assert sum(row[4] for row in first) == 5
+
+
+def test_two_retentions_at_once_retire_each_partition_once(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        partitioned_for_a_year(conn)
+        owner = user(conn, 5)
+        sync.positions.ingest(
+            conn, [snap(owner, START + timedelta(days=31 * m + 1), "1.0") for m in range(6)]
+        )
+    retired: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def run() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                start.wait()
+                retired.extend(
+                    r.partition_name
+                    for r in sync.maintenance.retire(conn, retention=timedelta(days=120))
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(retired) == len(set(retired)) >= 6
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rolled = conn.execute("SELECT sum(snapshots) FROM positions_daily").fetchone()
+        kept = conn.execute("SELECT count(*) FROM positions").fetchone()
+        assert rolled is not None and kept is not None
+        assert int(rolled[0] or 0) + int(kept[0]) == 6  # each snapshot once, here or there
+
+
+@pytest.mark.parametrize("retention", [timedelta(0), 30])
+def test_a_bad_retention_is_refused_before_anything_is_done(
+    db: psycopg.Connection[Any], retention: Any
+) -> None:
+    before = sync.maintenance.partitions(db)
+    with pytest.raises(InvalidInput):
+        sync.maintenance.run(db, retention=retention)
+    assert sync.maintenance.partitions(db) == before
+
+
+def test_daily_rows_are_dated_by_the_utc_day(db: psycopg.Connection[Any]) -> None:
+    owner = user(db, 6)
+    late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    sync.positions.ingest(db, [snap(owner, late, "1.0")])
+    db.execute("SET TimeZone = 'Asia/Tokyo'")  # 08:30 on March 2nd there
+    db.execute("SELECT positions_roll_up(NULL, NULL)")
+    assert db.execute("SELECT day FROM positions_daily").fetchall() == [(date(2026, 3, 1),)]
