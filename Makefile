@@ -36,7 +36,7 @@ new: $(STAMP) ## create the next migration: make new name=verb-object
 	@test -n "$(name)" || { echo "usage: make new name=verb-object (e.g. name=add-users-email)" >&2; exit 2; }
 	@$(CLI) new $(name)
 
-seed: $(STAMP) ## insert development data (args="--users N" for a large dataset)
+seed: $(STAMP) ## insert development data from sql/seed (args="--users N" for a large dataset)
 	@$(CLI) seed $(args)
 
 maintain: $(STAMP) ## partitions ahead, expire signals, archive events (args="--ahead 120")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from defi_sql.paths import internal_sql_dir, queries_dir
+from defi_sql.paths import internal_sql_dir, seed_dir
 from defi_sql.statements import loaded
 
-__all__ = ["internal_queries", "load_queries", "project_queries"]
+__all__ = ["internal_queries", "load_queries", "seed_queries"]
 
 
 def load_queries(directory: Path) -> Any:
@@ -29,6 +29,7 @@ def internal_queries() -> Any:
     return load_queries(internal_sql_dir())
 
 
-def project_queries() -> Any:
-    """The project's queries (``sql/queries``)."""
-    return load_queries(queries_dir())
+def seed_queries() -> Any:
+    """The project's seed SQL (``sql/seed``), for ``defi-sql seed``. The API's own
+    queries (``sql/queries``) are run through :mod:`defi_sql.statements`."""
+    return load_queries(seed_dir())

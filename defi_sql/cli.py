@@ -399,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="where to create the scratch database (default: the embedded PostgreSQL)",
     )
-    p.add_argument("--sql-dir", metavar="DIR", help="a tree with migrations/ and queries/")
+    p.add_argument(
+        "--sql-dir", metavar="DIR", help="a tree with migrations/, queries/ and (optional) seed/"
+    )
     p.add_argument(
         "--models",
         default="defi_sql.models",

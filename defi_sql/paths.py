@@ -2,7 +2,8 @@
 
 Decided once, here. The ``sql/`` tree: ``DEFI_SQL_SQL_DIR`` when set; else the
 tree bundled into the wheel (``defi_sql/_bundled_sql``, see ``pyproject.toml``);
-else the checkout's ``sql/`` beside the package.
+else the checkout's ``sql/`` beside the package. It holds ``migrations/``,
+``queries/`` (what the API runs) and ``seed/`` (what ``defi-sql seed`` runs).
 
 The bundled tree is read-only: it is the schema this version of the package
 ships, and a migration written into ``site-packages`` would be lost (or,
@@ -30,6 +31,7 @@ __all__ = [
     "is_bundled",
     "migrations_dir",
     "queries_dir",
+    "seed_dir",
     "sql_root",
     "writable_sql_root",
 ]
@@ -86,7 +88,14 @@ def migrations_dir() -> Path:
 
 
 def queries_dir() -> Path:
+    """The named queries the API runs (``sql/queries``)."""
     return sql_root() / "queries"
+
+
+def seed_dir() -> Path:
+    """The named SQL of ``defi-sql seed`` (``sql/seed``): development data, which the
+    API never loads; ``check`` proves it with the queries."""
+    return sql_root() / "seed"
 
 
 def internal_sql_dir() -> Path:

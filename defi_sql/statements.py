@@ -104,10 +104,10 @@ class Loaded:
     queries: Any
 
 
-def _load(directory: Path) -> Loaded:
+def _load(*directories: Path) -> Loaded:
     found: dict[str, Statement] = {}
     every: Any = aiosql.from_str("", "psycopg")  # an empty Queries, to gather the files'
-    for path in sorted(directory.glob("*.sql")):
+    for path in [p for directory in directories for p in sorted(directory.glob("*.sql"))]:
         text = path.read_text(encoding="utf-8")
         try:
             queries: Any = aiosql.from_path(path, "psycopg")
@@ -138,9 +138,10 @@ def _load(directory: Path) -> Loaded:
     return Loaded(found, every)
 
 
-def load_statements(directory: Path) -> dict[str, Statement]:
-    """Every named query of every ``*.sql`` file in ``directory``, read afresh."""
-    return _load(directory).statements
+def load_statements(*directories: Path) -> dict[str, Statement]:
+    """Every named query of every ``*.sql`` file in ``directories`` (a missing one
+    holds none), read afresh; a name is defined once across all of them."""
+    return _load(*directories).statements
 
 
 @functools.cache

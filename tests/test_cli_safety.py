@@ -18,7 +18,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql.cli import main
-from defi_sql.paths import migrations_dir, queries_dir
+from defi_sql.paths import migrations_dir, queries_dir, seed_dir
 from defi_sql.statements import load_statements
 
 from .conftest import REPO, Server, cli
@@ -277,7 +277,7 @@ def test_check_and_lint_print_success_on_stdout(server: Server) -> None:
         "",
     )
     check = cli("check", "--server", server.admin)
-    queries = len(load_statements(queries_dir()))
+    queries = len(load_statements(queries_dir(), seed_dir()))
     assert (check.returncode, check.stdout, check.stderr) == (
         0,
         f"check: {len(ALL)} migrations and {queries} queries: no problems\n",

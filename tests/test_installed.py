@@ -115,6 +115,11 @@ def test_an_installed_defi_sql_writes_only_where_it_is_told(venv: Path, tmp_path
         )
         assert out.splitlines()[-1] == f"{len(MIGRATIONS)} applied, 0 pending, 0 edited"
 
+        # the seed's SQL travels in the bundled tree too (sql/seed)
+        code, out, err = defi_sql("seed")
+        assert (code, err) == (0, ""), err
+        assert out.splitlines()[-1].startswith("seeded development data (rows added): users 2, ")
+
         # schema --output writes the file asked for, and nothing into the package
         assert defi_sql("schema", "--output", "schema.sql") == (0, "wrote schema.sql\n", "")
         assert "CREATE TABLE public.users" in (elsewhere / "schema.sql").read_text()

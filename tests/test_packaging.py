@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from defi_sql.paths import internal_sql_dir, migrations_dir, queries_dir
+from defi_sql.paths import internal_sql_dir, migrations_dir, queries_dir, seed_dir
 
 from .conftest import REPO
 
@@ -25,6 +25,7 @@ def test_wheel_bundles_the_sql_tree_and_finds_it(tmp_path: Path) -> None:
     expected = {
         f"defi_sql/_bundled_sql/migrations/{p.name}" for p in migrations_dir().glob("*.sql")
     } | {f"defi_sql/_bundled_sql/queries/{p.name}" for p in queries_dir().glob("*.sql")}
+    expected |= {f"defi_sql/_bundled_sql/seed/{p.name}" for p in seed_dir().glob("*.sql")}
     expected |= {f"defi_sql/sql/{p.name}" for p in internal_sql_dir().glob("*.sql")}
     expected |= {"defi_sql/py.typed", "defi_sql/cli.py"}
     assert expected <= names

@@ -1,4 +1,4 @@
-"""Guards on sql/queries and on the generated sync API."""
+"""Guards on sql/queries (and sql/seed) and on the generated sync API."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from defi_sql.errors import ConfigError
-from defi_sql.paths import queries_dir
-from defi_sql.statements import load_statements
+from defi_sql.paths import queries_dir, seed_dir
+from defi_sql.statements import load_statements, statement
 from tools.async_to_sync import SOURCE, TARGET, generate, prose
 
 from .conftest import FIXTURES
@@ -100,13 +100,20 @@ def test_a_query_named_like_a_cursor_variant_is_still_loaded(tmp_path: Path) -> 
 
 def test_every_query_is_named_after_its_file_and_function() -> None:
     """``positions.history`` runs ``positions_history``: one grep finds both sides."""
-    for stmt in load_statements(queries_dir()).values():
+    for stmt in load_statements(queries_dir(), seed_dir()).values():
         module = stmt.path.stem
-        if module == "seed":  # development data, not an API module
-            continue
         assert stmt.name.startswith(f"{module}_"), (
             f"{stmt.where}: query {stmt.name} should be named {module}_<function>"
         )
+
+
+def test_the_seed_is_apart_from_the_api_s_queries() -> None:
+    """``defi-sql seed`` runs sql/seed; the API loads sql/queries only."""
+    seed = load_statements(seed_dir())
+    assert sorted(seed) == ["seed_dev_data", "seed_generated_users"]
+    assert not any(stmt.path.stem == "seed" for stmt in load_statements(queries_dir()).values())
+    with pytest.raises(ConfigError, match=r"^no query named 'seed_dev_data' in .*queries; "):
+        statement("seed_dev_data")
 
 
 def test_internal_and_seed_sql_get_the_same_checks_as_the_api_s(tmp_path: Path) -> None:

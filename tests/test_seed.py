@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from defi_sql.dev.seed import seed_dev, seed_users
-from defi_sql.errors import DefiSqlError
+from defi_sql.errors import ConfigError, DefiSqlError
 
 TABLES = ("users", "positions", "signals", "alerts", "intents", "event_store")
 
@@ -67,4 +68,20 @@ def test_generated_users_are_realistic_and_idempotent(db: psycopg.Connection[Any
 def test_generated_users_bad(db: psycopg.Connection[Any], users: int, snapshots: int) -> None:
     with pytest.raises(DefiSqlError, match=r"^--(users|snapshots) must be 1 or more, not -?\d+\.$"):
         seed_users(db, users, snapshots=snapshots)
+    assert counts(db)["users"] == 0
+
+
+def test_a_tree_without_the_seed_says_where_to_put_it(
+    db: psycopg.Connection[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project's sql/ tree from before the seed moved out of queries/."""
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "queries").mkdir()
+    monkeypatch.setenv("DEFI_SQL_SQL_DIR", str(tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        seed_dev(db)
+    assert str(caught.value) == (
+        f"no query named 'seed_dev_data' in {tmp_path / 'seed'}; define it in a .sql file "
+        "there (defi-sql's own seed is sql/seed/seed.sql, moved from sql/queries/)."
+    )
     assert counts(db)["users"] == 0

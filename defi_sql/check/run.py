@@ -89,12 +89,12 @@ def run_check(
     models: str = "defi_sql.models",
     database: str | None = None,
 ) -> Report:
-    """Check ``sql_dir`` (``migrations/`` and ``queries/``) on a scratch database
-    created through ``admin_conninfo``; with ``database``, also its drift."""
+    """Check ``sql_dir`` (``migrations/``, ``queries/`` and ``seed/``) on a scratch
+    database created through ``admin_conninfo``; with ``database``, also its drift."""
     report = Report()
     module = _load_models(models)
     try:
-        statements = load_statements(sql_dir / "queries")
+        statements = load_statements(sql_dir / "queries", sql_dir / "seed")
     except DefiSqlError as exc:
         report.error(display_path(sql_dir / "queries"), "queries", str(exc))
         return report

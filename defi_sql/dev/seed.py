@@ -1,9 +1,10 @@
 """Development and benchmark data (``defi-sql seed``).
 
-The SQL is in ``sql/queries/seed.sql``. Both seeds are idempotent: running
-them again adds nothing. Generated users are inserted in chunks, each in its
-own transaction, so an interrupted run keeps what it finished and a re-run
-completes it.
+The SQL is in ``sql/seed/seed.sql``, apart from the API's queries
+(``sql/queries``): the API never loads it, and ``check`` proves it as it proves
+them. Both seeds are idempotent: running them again adds nothing. Generated
+users are inserted in chunks, each in its own transaction, so an interrupted
+run keeps what it finished and a re-run completes it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 import psycopg
 
-from defi_sql._aiosql import project_queries
-from defi_sql.errors import DefiSqlError
+from defi_sql._aiosql import seed_queries
+from defi_sql.errors import ConfigError, DefiSqlError
+from defi_sql.paths import seed_dir
 
 __all__ = ["DEFAULT_SNAPSHOTS", "Progress", "seed_dev", "seed_users"]
 
@@ -27,10 +29,21 @@ _INSERT_INTO = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE | re.MULTI
 Progress = Callable[[int, int], None]
 
 
+def _seed_query(name: str) -> Any:
+    """The seed's query ``name``, from ``sql/seed``."""
+    folder = seed_dir()
+    if folder.is_dir() and hasattr(queries := seed_queries(), name):
+        return getattr(queries, name)
+    raise ConfigError(
+        f"no query named {name!r} in {folder}; define it in a .sql file there "
+        "(defi-sql's own seed is sql/seed/seed.sql, moved from sql/queries/)."
+    )
+
+
 def seed_dev(conn: psycopg.Connection[Any]) -> dict[str, int]:
     """The small hand-written dataset that exercises every table; return the rows each
     table gained (0 everywhere when it was all there already)."""
-    script: str = project_queries().seed_dev_data.sql
+    script: str = _seed_query("seed_dev_data").sql
     added: dict[str, int] = {}
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(script)
@@ -63,7 +76,7 @@ def seed_users(
         count = min(chunk, users + 1 - first)
         with conn.transaction():
             added += int(
-                project_queries().seed_generated_users(
+                _seed_query("seed_generated_users")(
                     conn, first=first, count=count, snapshots=snapshots
                 )
             )
