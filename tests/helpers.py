@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
+from defi_sql import sync
 from defi_sql.migrate.files import forward_paths
+from defi_sql.models import UserPreferences
 from defi_sql.paths import migrations_dir
+
+if TYPE_CHECKING:
+    from .conftest import Api
 
 #: the project's migration ids, in the order they apply
 MIGRATION_IDS = [p.stem for p in forward_paths(migrations_dir())]
@@ -30,3 +36,14 @@ def count_rows(db: psycopg.Connection[Any], table: str) -> int:
     row = db.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def new_user(
+    on: Api | psycopg.Connection[Any], n: int, prefs: UserPreferences | None = None
+) -> UUID:
+    """The id of test user ``n`` (wallet :func:`wallet`), created through ``on``: the
+    ``api`` fixture (the API under test, sync or async) or a connection (the sync API)."""
+    if isinstance(on, psycopg.Connection):
+        return sync.users.create(on, wallet_address=wallet(n), preferences=prefs).id
+    user_id: UUID = on.users.create(wallet_address=wallet(n), preferences=prefs).id
+    return user_id

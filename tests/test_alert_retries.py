@@ -21,6 +21,7 @@ from defi_sql.errors import InvalidInput, LeaseLost, NotFound
 from defi_sql.models import Alert
 
 from .conftest import Api
+from .helpers import new_user
 
 UNKNOWN = UUID(int=1)
 #: a slack for the clocks of the test and the server (the same machine)
@@ -28,9 +29,8 @@ SLACK = timedelta(seconds=2)
 
 
 def new_alert(api: Api, n: int = 1, *, message: str = "HF 1.1") -> Alert:
-    user = api.users.create(wallet_address=f"0x{n:040x}")
     alert: Alert = api.alerts.create(
-        user_id=user.id, type="health_factor", channel="telegram", message=message
+        user_id=new_user(api, n), type="health_factor", channel="telegram", message=message
     )
     return alert
 

@@ -23,18 +23,12 @@ from defi_sql.models import Alert, UserPreferences
 from defi_sql.sync import wakeup
 
 from .conftest import Api
+from .helpers import new_user
 
 #: the poll a waiting worker would fall back on; every wake-up must come far sooner
 POLL = 10.0
 #: "far sooner": a notification arrives in milliseconds; this bound leaves room for a busy CI
 WELL_UNDER = 3.0
-
-
-def new_user(conn: psycopg.Connection[Any], n: int, prefs: UserPreferences | None = None) -> UUID:
-    user_id: UUID = defi_sql.sync.users.create(
-        conn, wallet_address=f"0x{n:040x}", preferences=prefs
-    ).id
-    return user_id
 
 
 def new_alert(conn: psycopg.Connection[Any], user_id: UUID) -> Alert:

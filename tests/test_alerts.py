@@ -20,7 +20,7 @@ from defi_sql.errors import InvalidInput, LeaseLost, NotFound
 from defi_sql.models import Alert, AlertWithSignal, Signal, UserPreferences
 
 from .conftest import Api
-from .helpers import count_rows, wallet
+from .helpers import count_rows, new_user, wallet
 
 UNKNOWN = UUID(int=1)
 
@@ -45,11 +45,6 @@ def transaction(api: Api) -> Iterator[None]:
             raise
     else:
         api._run(manager.__aexit__(None, None, None))
-
-
-def new_user(api: Api, n: int, prefs: UserPreferences | None = None) -> UUID:
-    user_id: UUID = api.users.create(wallet_address=wallet(n), preferences=prefs).id
-    return user_id
 
 
 def raw_user(db: psycopg.Connection[Any], n: int, preferences: dict[str, Any]) -> UUID:

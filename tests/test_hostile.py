@@ -38,6 +38,7 @@ from defi_sql.models import (
 )
 
 from .conftest import Api
+from .helpers import new_user
 
 T = TypeVar("T")
 EXAMPLES = 30
@@ -221,10 +222,6 @@ _DECIMAL_JSON = msgspec.json.Decoder(float_hook=Decimal)
 def as_json(value: object) -> object:
     """A JSON document as it reads back: numbers compared as Decimals (1e300 == 10**300)."""
     return _DECIMAL_JSON.decode(msgspec.json.encode(value))
-
-
-def new_user(api: Api, n: int) -> UUID:
-    return api.users.create(wallet_address=f"0x{n:040x}").id
 
 
 # -- users -----------------------------------------------------------------------------

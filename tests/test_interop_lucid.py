@@ -49,6 +49,8 @@ from defi_sql.models import (
     UserWithPositions,
 )
 
+from .helpers import wallet
+
 LUCID = Path(__file__).resolve().parent / "interop" / "lucid"
 NODE = shutil.which("node")
 NPM = shutil.which("npm")
@@ -249,10 +251,6 @@ def count(conn: psycopg.Connection[Any], table: str) -> int:
     row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def new_user(conn: psycopg.Connection[Any], n: int) -> User:
-    return db.users.create(conn, wallet_address=f"0x{n:040x}")
 
 
 def snapshot(user: User, health_factor: str, **fields: Any) -> NewPosition:
@@ -553,7 +551,7 @@ def test_the_database_refuses_an_alert_the_app_marks_sent_without_sent_at(
 def test_batch_reads_serve_every_other_user_and_report_a_legacy_position_row(
     app: Run, conn: psycopg.Connection[Any]
 ) -> None:
-    first, second, legacy = (new_user(conn, n) for n in (1, 2, 3))
+    first, second, legacy = (db.users.create(conn, wallet_address=wallet(n)) for n in (1, 2, 3))
     at_risk = [
         db.positions.create(conn, snapshot(u, hf)) for u, hf in ((first, "1.1"), (second, "1.2"))
     ]

@@ -27,7 +27,7 @@ from defi_sql.models import (
 )
 
 from .conftest import Api
-from .helpers import count_rows, wallet
+from .helpers import count_rows, new_user, wallet
 
 WALLET = "0x1234567890ABCDEF1234567890abcdef12345678"
 LOWER = WALLET.lower()
@@ -39,11 +39,9 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def new_user(api: Api, n: int, threshold: str | None = None) -> UUID:
-    prefs = None
-    if threshold is not None:
-        prefs = UserPreferences(alert_thresholds=AlertThresholds(health_factor=Decimal(threshold)))
-    return api.users.create(wallet_address=wallet(n), preferences=prefs).id
+def own_threshold(health_factor: str) -> UserPreferences:
+    """Preferences with the user's own alert threshold."""
+    return UserPreferences(alert_thresholds=AlertThresholds(health_factor=Decimal(health_factor)))
 
 
 def snap(
@@ -477,8 +475,8 @@ def risky(api: Api, db: psycopg.Connection[Any]) -> dict[str, UUID]:
     """Users and snapshots whose at-risk set depends on each rule of ``at_risk``."""
     u = users = {
         "default": new_user(api, 1),
-        "own-2.0": new_user(api, 2, threshold="2.0"),
-        "own-1.1": new_user(api, 3, threshold="1.1"),
+        "own-2.0": new_user(api, 2, own_threshold("2.0")),
+        "own-1.1": new_user(api, 3, own_threshold("1.1")),
         "string": new_user(api, 4),
         "no-debt": new_user(api, 5),
         "recovered": new_user(api, 6),

@@ -29,6 +29,8 @@ from defi_sql.models import (
     UserPreferences,
 )
 
+from .helpers import new_user
+
 
 class Connect(Protocol):
     def __call__(self, group: str, *, set_role: bool = True) -> psycopg.Connection[Any]: ...
@@ -103,7 +105,7 @@ def position(user_id: UUID, n: int) -> NewPosition:
 
 def make_user(conn: psycopg.Connection[Any], n: int) -> UUID:
     """A user with a position, an alert and an intent, written by the owner."""
-    user_id = defi.users.create(conn, wallet_address=f"0x{n:040x}").id
+    user_id = new_user(conn, n)
     defi.positions.create(conn, position(user_id, n))
     defi.alerts.create(conn, user_id=user_id, type="health_factor", channel="email", message="hf")
     defi.intents.create(

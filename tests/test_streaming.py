@@ -16,7 +16,6 @@ from collections.abc import AsyncGenerator, Generator, Iterator
 from contextlib import aclosing, contextmanager
 from decimal import Decimal
 from typing import Any, cast
-from uuid import UUID
 
 import psycopg
 import pytest
@@ -25,15 +24,13 @@ from psycopg.pq import Trace, TransactionStatus
 from defi_sql import aio, sync
 from defi_sql.models import Asset, NewPosition, Position
 
+from .helpers import new_user
+
 ROWS = 5000
 BATCH = 100
 #: libpq's trace line of a message: direction (F from us, B from the server), length, type
 MESSAGE = re.compile(r"^([FB])\t\d+\t(\w+)\t?(.*)$")
 STREAM_CURSOR = re.compile(r"defi_sql_positions_iterate_all_\d+")
-
-
-def new_user(db: psycopg.Connection[Any], n: int) -> UUID:
-    return sync.users.create(db, wallet_address=f"0x{n:040x}").id
 
 
 @pytest.fixture
