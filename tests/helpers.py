@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -47,3 +48,35 @@ def new_user(
         return sync.users.create(on, wallet_address=wallet(n), preferences=prefs).id
     user_id: UUID = on.users.create(wallet_address=wallet(n), preferences=prefs).id
     return user_id
+
+
+def wait_for_lock_waiters(
+    db: psycopg.Connection[Any], count: int, never: str, *, timeout: float = 30
+) -> None:
+    """Return once exactly ``count`` sessions of this database wait on a lock
+    (``wait_event_type = 'Lock'``); fail with ``never`` after ``timeout`` seconds."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout
+    while db.execute(waiting).fetchone() != (count,):
+        assert time.monotonic() < deadline, never
+        time.sleep(0.02)
+
+
+def session_running(
+    conn: psycopg.Connection[Any], text: str, never: str, *, timeout: float = 30
+) -> int:
+    """The pid of another session whose query contains ``text``, once one runs it;
+    fail with ``never`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
+            (f"%{text}%",),
+        ).fetchone()
+        if row:
+            return int(row[0])
+        assert time.monotonic() < deadline, never
+        time.sleep(0.05)

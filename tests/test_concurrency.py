@@ -16,7 +16,7 @@ from defi_sql.errors import MigrationLocked
 from defi_sql.migrate import LOCK_KEY, Migrator
 
 from .conftest import FIXTURES, REPO
-from .helpers import MIGRATION_IDS
+from .helpers import MIGRATION_IDS, session_running
 
 ALL = MIGRATION_IDS
 
@@ -61,11 +61,7 @@ def test_a_killed_migrate_leaves_a_consistent_database_and_no_lock(empty_db_url:
     slow = FIXTURES / "slow"
     victim = spawn(empty_db_url, "migrate", sql_dir=slow)
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        deadline = time.monotonic() + 30
-        sleeping = "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()"
-        while not conn.execute(sleeping, ("%pg_sleep(3)%",)).fetchone():
-            assert time.monotonic() < deadline, "the slow migration never started"
-            time.sleep(0.05)
+        session_running(conn, "pg_sleep(3)", "the slow migration never started")
         os.kill(victim.pid, signal.SIGKILL)
         victim.communicate(timeout=10)  # reaps it and closes its pipes
         assert victim.returncode == -signal.SIGKILL

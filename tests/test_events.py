@@ -20,7 +20,7 @@ from defi_sql.errors import ConcurrencyConflict, Conflict, InvalidInput
 from defi_sql.models import Checkpoint, Event, NewEvent
 
 from .conftest import Api
-from .helpers import count_rows
+from .helpers import count_rows, wait_for_lock_waiters
 
 PAYLOAD: dict[str, object] = {
     "asset": "ETH",
@@ -671,14 +671,7 @@ def test_a_resend_that_overlaps_the_original_append_is_still_harmless(
             )
             retry = threading.Thread(target=resend, daemon=True)
             retry.start()
-            waiting = (
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            deadline = time.monotonic() + 30
-            while db.execute(waiting).fetchone() != (1,):
-                assert time.monotonic() < deadline, "the retry never waited on the first append"
-                time.sleep(0.02)
+            wait_for_lock_waiters(db, 1, "the retry never waited on the first append")
         retry.join(timeout=60)
         assert not retry.is_alive()
         [result] = outcome

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +17,7 @@ from defi_sql.errors import InvalidInput, NotFound
 from defi_sql.models import Intent, IntentAction, IntentCondition, NewPosition
 
 from .conftest import Api
-from .helpers import count_rows
+from .helpers import count_rows, wait_for_lock_waiters
 
 WALLET = "0x1234567890abcdef1234567890abcdef12345678"
 OTHER_WALLET = "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"
@@ -480,14 +479,7 @@ def test_two_workers_trigger_the_same_intent_exactly_one_wins(
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(2)]
         for thread in threads:
             thread.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        deadline = time.monotonic() + 30
-        while db.execute(waiting).fetchone() != (2,):
-            assert time.monotonic() < deadline, "the two workers never both waited on the row"
-            time.sleep(0.02)
+        wait_for_lock_waiters(db, 2, "the two workers never both waited on the row")
         holder.rollback()
     for thread in threads:
         thread.join(timeout=60)

@@ -27,6 +27,7 @@ from defi_sql.errors import MigrationError, MigrationFailed
 from defi_sql.migrate import LOCK_KEY, Migrator, create_migration
 
 from .conftest import REPO, cli
+from .helpers import session_running
 from .test_concurrency import spawn
 
 SQUAWK = REPO / "sql" / ".squawk.toml"
@@ -481,16 +482,7 @@ def slow_tree(root: Path, seconds: int) -> Path:
 
 def sleeper(conn: psycopg.Connection[Any], seconds: int) -> int:
     """The pid of the session running the slow migration, once it runs."""
-    deadline = time.monotonic() + 30
-    while True:
-        row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE %s AND pid <> pg_backend_pid()",
-            (f"%pg_sleep({seconds})%",),
-        ).fetchone()
-        if row:
-            return int(row[0])
-        assert time.monotonic() < deadline, "the slow migration never started"
-        time.sleep(0.05)
+    return session_running(conn, f"pg_sleep({seconds})", "the slow migration never started")
 
 
 def holder(conn: psycopg.Connection[Any]) -> int | None:
