@@ -349,7 +349,9 @@ CREATE FUNCTION public.positions_latest_refresh(user_ids uuid[], protocols text[
 BEGIN
     DELETE FROM positions_latest AS l
      USING unnest(user_ids, protocols, chain_ids) AS k (user_id, protocol, chain_id)
-     WHERE l.user_id = k.user_id AND l.protocol = k.protocol AND l.chain_id = k.chain_id;
+     WHERE l.user_id = k.user_id
+       AND l.protocol IS NOT DISTINCT FROM k.protocol
+       AND l.chain_id IS NOT DISTINCT FROM k.chain_id;
     INSERT INTO positions_latest AS l
            (user_id, protocol, chain_id, id, wallet_address, health_factor, collateral,
             debt, metadata, snapshot_at, created_at, updated_at, write_seq)
@@ -361,8 +363,8 @@ BEGIN
             SELECT *
               FROM positions
              WHERE positions.user_id = k.user_id
-               AND positions.protocol = k.protocol
-               AND positions.chain_id = k.chain_id
+               AND positions.protocol IS NOT DISTINCT FROM k.protocol
+               AND positions.chain_id IS NOT DISTINCT FROM k.chain_id
              ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
              LIMIT 1
            ) AS p
@@ -1309,8 +1311,8 @@ COMMENT ON COLUMN public.positions_daily.last_debt_usd IS 'The sum of valueUSD o
 
 CREATE TABLE public.positions_latest (
     user_id uuid NOT NULL,
-    protocol text NOT NULL,
-    chain_id bigint NOT NULL,
+    protocol text,
+    chain_id bigint,
     id uuid NOT NULL,
     wallet_address text NOT NULL,
     health_factor numeric,
@@ -1583,11 +1585,11 @@ ALTER TABLE ONLY public.positions_daily
     ADD CONSTRAINT positions_daily_pkey PRIMARY KEY (user_id, protocol, chain_id, day);
 
 --
--- Name: positions_latest positions_latest_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+-- Name: positions_latest positions_latest_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.positions_latest
-    ADD CONSTRAINT positions_latest_pkey PRIMARY KEY (user_id, protocol, chain_id);
+    ADD CONSTRAINT positions_latest_key UNIQUE NULLS NOT DISTINCT (user_id, protocol, chain_id);
 
 --
 -- Name: signals signals_pkey; Type: CONSTRAINT; Schema: public; Owner: -

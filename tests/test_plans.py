@@ -79,13 +79,13 @@ CASES = [
     Case(
         "positions_latest",
         lambda d: {"user_id": d.user_id},
-        frozenset({"positions_latest_pkey"}),
+        frozenset({"positions_latest_key"}),
         LARGE | {"positions_latest"},
     ),
     Case(
         "positions_latest_per_protocol",
         lambda d: {"user_id": d.user_id},
-        frozenset({"positions_latest_pkey"}),
+        frozenset({"positions_latest_key"}),
         LARGE | {"positions_latest"},
     ),
     Case(

@@ -27,8 +27,10 @@
 
 CREATE TABLE positions_latest (
     user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    protocol text NOT NULL,
-    chain_id bigint NOT NULL,
+    -- NULL only if a DBA dropped NOT NULL from positions: kept, so that reading
+    -- that snapshot fails for its row alone (UnreadableRow), as it does in positions
+    protocol text,
+    chain_id bigint,
     id uuid NOT NULL,
     wallet_address text NOT NULL,
     health_factor numeric,
@@ -39,7 +41,7 @@ CREATE TABLE positions_latest (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     write_seq bigint,
-    CONSTRAINT positions_latest_pkey PRIMARY KEY (user_id, protocol, chain_id)
+    CONSTRAINT positions_latest_key UNIQUE NULLS NOT DISTINCT (user_id, protocol, chain_id)
 );
 
 COMMENT ON TABLE positions_latest IS
@@ -95,7 +97,9 @@ AS $$
 BEGIN
     DELETE FROM positions_latest AS l
      USING unnest(user_ids, protocols, chain_ids) AS k (user_id, protocol, chain_id)
-     WHERE l.user_id = k.user_id AND l.protocol = k.protocol AND l.chain_id = k.chain_id;
+     WHERE l.user_id = k.user_id
+       AND l.protocol IS NOT DISTINCT FROM k.protocol
+       AND l.chain_id IS NOT DISTINCT FROM k.chain_id;
     INSERT INTO positions_latest AS l
            (user_id, protocol, chain_id, id, wallet_address, health_factor, collateral,
             debt, metadata, snapshot_at, created_at, updated_at, write_seq)
@@ -107,8 +111,8 @@ BEGIN
             SELECT *
               FROM positions
              WHERE positions.user_id = k.user_id
-               AND positions.protocol = k.protocol
-               AND positions.chain_id = k.chain_id
+               AND positions.protocol IS NOT DISTINCT FROM k.protocol
+               AND positions.chain_id IS NOT DISTINCT FROM k.chain_id
              ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
              LIMIT 1
            ) AS p

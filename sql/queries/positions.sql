@@ -40,8 +40,11 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC;
 
 -- name: positions_latest(user_id)^
--- The most recent snapshot of a user, on any protocol (positions_latest_pkey).
+-- The most recent snapshot of a user, on any protocol (positions_latest_key).
 -- returns: Position
+-- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
+-- written around a dropped NOT NULL, which the row maker reports for its row)
+-- not null: protocol, chain_id
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions_latest
@@ -51,8 +54,11 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: positions_latest_per_protocol(user_id)
 -- The most recent snapshot of a user on each (protocol, chain): the user's
--- rows of positions_latest, in positions_latest_pkey order.
+-- rows of positions_latest, in positions_latest_key order.
 -- returns: Position
+-- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
+-- written around a dropped NOT NULL, which the row maker reports for its row)
+-- not null: protocol, chain_id
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions_latest
@@ -112,6 +118,9 @@ SELECT user_id, protocol, chain_id, day, snapshots, first_health_factor,
 -- The most recent snapshot of every user who has one, in user order: one
 -- pass over positions_latest, never over history.
 -- returns: Position
+-- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
+-- written around a dropped NOT NULL, which the row maker reports for its row)
+-- not null: protocol, chain_id
 SELECT DISTINCT ON (user_id)
        id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
@@ -127,7 +136,9 @@ SELECT DISTINCT ON (user_id)
 -- against one pass over users, so a threshold changed a moment ago counts at
 -- once. A NULL health factor (no debt) is never below anything.
 -- returns: PositionAtRisk
--- not null: alert_threshold
+-- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
+-- written around a dropped NOT NULL, which the row maker reports for its row)
+-- not null: alert_threshold, protocol, chain_id
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
        p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
        coalesce(u.alert_threshold, :default_threshold::numeric) AS alert_threshold

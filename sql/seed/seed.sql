@@ -18,9 +18,13 @@ VALUES
        "activeSignals": ["liquidation_risk"], "notificationChannels": ["email"]}', NULL)
 ON CONFLICT DO NOTHING;
 
+-- positions is unique on (id, snapshot_at) only (partitioned, 0045), and these
+-- snapshots are dated by now(): a second run skips the ids it finds instead
 INSERT INTO positions (id, user_id, wallet_address, protocol, chain_id, health_factor,
                        collateral, debt, metadata, snapshot_at)
-VALUES
+SELECT v.id::uuid, v.user_id::uuid, v.wallet_address, v.protocol, v.chain_id, v.health_factor,
+       v.collateral::jsonb, v.debt::jsonb, v.metadata::jsonb, v.snapshot_at
+  FROM (VALUES
     ('00000000-0000-4000-8000-000000000101', '00000000-0000-4000-8000-000000000001',
      '0x1234567890abcdef1234567890abcdef12345678', 'aave', 1, 2.5,
      '[{"symbol": "ETH", "amount": "1.5", "valueUSD": "3000"}]',
@@ -39,7 +43,9 @@ VALUES
     ('00000000-0000-4000-8000-000000000104', '00000000-0000-4000-8000-000000000002',
      '0xabcdefabcdefabcdefabcdefabcdefabcdefabcd', 'aave', 10, NULL,
      '[{"symbol": "OP", "amount": "500", "valueUSD": "900"}]', '[]', '{}', now())
-ON CONFLICT DO NOTHING;
+  ) AS v (id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+          metadata, snapshot_at)
+ WHERE NOT EXISTS (SELECT FROM positions AS p WHERE p.id = v.id::uuid);
 
 INSERT INTO signals (id, type, asset, severity, data, detected_at, expires_at, status)
 VALUES
