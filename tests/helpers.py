@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -80,3 +82,24 @@ def session_running(
             return int(row[0])
         assert time.monotonic() < deadline, never
         time.sleep(0.05)
+
+
+def at_once(count: int, work: Callable[[int], None]) -> list[BaseException]:
+    """``work(i)`` for every i < ``count``, in threads released together by a
+    barrier; what they raised (nothing, when all went well)."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -5,7 +5,6 @@ in the default partition move into theirs; signals expired, events archived."""
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from defi_sql.errors import InvalidInput
 from defi_sql.models import NewEvent, NewPosition, Partition
 
 from .conftest import cli
-from .helpers import wallet
+from .helpers import at_once, wallet
 
 
 def ranges(conn: psycopg.Connection[Any]) -> list[Partition]:
@@ -50,29 +49,18 @@ def test_partitions_are_made_ahead_contiguous_and_once(db: psycopg.Connection[An
 
 
 def test_two_runs_at_once_make_each_partition_once(db_url: str) -> None:
-    errors: list[BaseException] = []
     made: list[str] = []
-    start = threading.Barrier(3)
 
-    def run() -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                start.wait()
-                made.extend(
-                    m.partition_name
-                    for m in sync.maintenance.make_partitions(
-                        conn, ahead=timedelta(days=400), width="week"
-                    )
+    def run(_: int) -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            made.extend(
+                m.partition_name
+                for m in sync.maintenance.make_partitions(
+                    conn, ahead=timedelta(days=400), width="week"
                 )
-        except BaseException as exc:
-            errors.append(exc)
+            )
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(3, run) == []
     assert len(made) == len(set(made)) > 40  # about 50 weeks, each made by one run
     with psycopg.connect(db_url, autocommit=True) as conn:
         parts = ranges(conn)

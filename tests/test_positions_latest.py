@@ -12,8 +12,6 @@ with it.
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,7 +24,7 @@ from defi_sql import sync
 from defi_sql.migrate.migrator import Migrator
 from defi_sql.models import NewPosition
 
-from .helpers import MIGRATION_IDS, wallet
+from .helpers import MIGRATION_IDS, at_once, wallet
 
 COLUMNS = (
     "user_id, protocol, chain_id, id, wallet_address, health_factor, collateral, debt, "
@@ -195,26 +193,6 @@ def shuffled_history(people: list[UUID], seed: int) -> list[NewPosition]:
     ]
     rng.shuffle(history)
     return history
-
-
-def at_once(count: int, write: Callable[[int], None]) -> list[BaseException]:
-    """``write(i)`` for i < count in threads started together; what they raised."""
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def run(i: int) -> None:
-        try:
-            start.wait()
-            write(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def test_single_statement_writers_at_once_never_deadlock(db_url: str) -> None:

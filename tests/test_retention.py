@@ -6,7 +6,6 @@ snapshots written."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from defi_sql import sync
 from defi_sql.errors import InvalidInput
 from defi_sql.models import Asset, NewPosition
 
-from .helpers import wallet
+from .helpers import at_once, wallet
 
 NOW = datetime.now(UTC)
 #: monthly partitions from here to a month past now, as a database partitioned for a while has
@@ -145,26 +144,15 @@ def test_two_retentions_at_once_retire_each_partition_once(db_url: str) -> None:
             conn, [snap(owner, START + timedelta(days=31 * m + 1), "1.0") for m in range(6)]
         )
     retired: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(3)
 
-    def run() -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                start.wait()
-                retired.extend(
-                    r.partition_name
-                    for r in sync.maintenance.retire(conn, retention=timedelta(days=120))
-                )
-        except BaseException as exc:
-            errors.append(exc)
+    def run(_: int) -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            retired.extend(
+                r.partition_name
+                for r in sync.maintenance.retire(conn, retention=timedelta(days=120))
+            )
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert at_once(3, run) == []
     assert len(retired) == len(set(retired)) >= 6
     with psycopg.connect(db_url, autocommit=True) as conn:
         rolled = conn.execute("SELECT sum(snapshots) FROM positions_daily").fetchone()
