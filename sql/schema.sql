@@ -1330,13 +1330,31 @@ WITH (fillfactor='70');
 -- Name: TABLE positions_latest; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON TABLE public.positions_latest IS 'Read model: the newest snapshot of each (user_id, protocol, chain_id) of positions (newest snapshot_at, then write_seq DESC NULLS LAST, then id DESC), kept by the triggers positions_latest_* on positions in the writing transaction. Read by the every-tick queries; never written directly.';
+COMMENT ON TABLE public.positions_latest IS 'Read model: the newest snapshot of each (user_id, protocol, chain_id) of positions (newest snapshot_at, then write_seq DESC NULLS LAST, then id DESC), kept by the triggers positions_latest_* on positions in the writing transaction, and filled with the snapshots written before them by 0039. Read by the every-tick queries; never written directly.';
 
 --
 -- Name: COLUMN positions_latest.id; Type: COMMENT; Schema: public; Owner: -
 --
 
 COMMENT ON COLUMN public.positions_latest.id IS 'positions.id of the snapshot this row copies.';
+
+--
+-- Name: COLUMN positions_latest.collateral; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_latest.collateral IS 'positions.collateral of that snapshot.';
+
+--
+-- Name: COLUMN positions_latest.debt; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_latest.debt IS 'positions.debt of that snapshot.';
+
+--
+-- Name: COLUMN positions_latest.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.positions_latest.metadata IS 'positions.metadata of that snapshot.';
 
 --
 -- Name: positions_write_seq; Type: SEQUENCE; Schema: public; Owner: -

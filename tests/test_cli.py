@@ -139,6 +139,7 @@ def test_every_command_has_help() -> None:
         "status",
         "new",
         "seed",
+        "maintain",
         "repair",
         "struct",
         "schema",

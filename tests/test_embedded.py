@@ -58,7 +58,7 @@ def test_db_commands_and_migrate_on_the_embedded_server(
         stdin="SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'public';\n",
     )
     assert psql.returncode == 0, psql.stderr
-    assert " tables \n--------\n     14\n(1 row)" in psql.stdout  # 8 of ours + 6 bookkeeping
+    assert " tables \n--------\n     16\n(1 row)" in psql.stdout  # 10 of ours + 6 bookkeeping
 
     assert main(["db", "stop"]) == 0
     assert capsys.readouterr().out == "stopped the embedded server\n"

@@ -47,16 +47,24 @@ EXPECTED = {
         "event_store": frozenset({"SELECT", "INSERT"}),
         "event_store_archive": frozenset({"SELECT"}),
         "positions_latest": frozenset({"SELECT"}),  # kept by triggers, read only
+        "positions_daily": frozenset({"SELECT"}),  # written by retention, read only
     },
     "defi_worker": {
         **dict.fromkeys((*USER_TABLES, "signals", "event_subscriptions"), READ_WRITE),
         "event_store": frozenset({"SELECT", "INSERT"}),
         "event_store_archive": frozenset({"SELECT"}),
         "positions_latest": frozenset({"SELECT"}),
+        "positions_daily": frozenset({"SELECT"}),
     },
 }
 #: the tables whose rows defi_app sees only for the user it acts for
-PER_USER_TABLES = (*USER_TABLES, "positions_latest", "event_store", "event_store_archive")
+PER_USER_TABLES = (
+    *USER_TABLES,
+    "positions_latest",
+    "positions_daily",
+    "event_store",
+    "event_store_archive",
+)
 
 
 @pytest.fixture
@@ -132,7 +140,8 @@ def table_privileges(conn: psycopg.Connection[Any], role: str) -> dict[str, froz
         name
         for (name,) in conn.execute(
             "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
-            " AND relkind = 'r' AND relname NOT LIKE '%yoyo%' AND relname NOT LIKE '_defi_sql%'"
+            " AND relkind IN ('r', 'p') AND relname NOT LIKE '%yoyo%'"
+            " AND relname NOT LIKE '_defi_sql%'"
         )
     ]
     granted = {}
@@ -157,6 +166,33 @@ def test_each_role_has_exactly_its_privileges(db: psycopg.Connection[Any], role:
         (role,),
     ).fetchone()
     assert attributes == (False, False, False, False, role == "defi_worker")
+
+
+@pytest.mark.parametrize("role", ["defi_app", "defi_worker"])
+def test_no_role_reaches_a_partition_but_through_its_parent(
+    db: psycopg.Connection[Any], role: str
+) -> None:
+    """Partitions (schema partitions) carry no grant: RLS and grants are positions'."""
+    db.execute("SELECT * FROM positions_make_partitions('1 month', now() + interval '60 days')")
+    partitions = [
+        name
+        for (name,) in db.execute(
+            "SELECT oid::regclass::text FROM pg_class"
+            " WHERE relnamespace = 'partitions'::regnamespace AND relkind = 'r'"
+        )
+    ]
+    assert "partitions.positions_legacy" in partitions and len(partitions) >= 3
+    reached = [
+        (table, p)
+        for table in partitions
+        for p in PRIVILEGES
+        if db.execute("SELECT has_table_privilege(%s, %s, %s)", (role, table, p)).fetchone()
+        == (True,)
+    ]
+    assert reached == []
+    assert db.execute(
+        "SELECT has_schema_privilege(%s, 'partitions', 'USAGE')", (role,)
+    ).fetchone() == (False,)
 
 
 def test_row_level_security_is_on_exactly_the_per_user_tables_and_the_event_store(

@@ -623,6 +623,8 @@ SCHEMA_TABLES = {
     "users",
     "signals",
     "positions",
+    "positions_latest",
+    "positions_daily",
     "alerts",
     "intents",
     "event_store",
@@ -634,7 +636,7 @@ SCHEMA_TABLES = {
 def test_every_table_has_a_comment(db: Conn) -> None:
     rows = db.execute(
         """SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c
-            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
               AND c.relname !~ '^(_?yoyo_|_defi_sql_)'"""
     ).fetchall()
     assert {name for name, _ in rows} == SCHEMA_TABLES
@@ -645,7 +647,7 @@ def test_every_jsonb_column_has_a_comment(db: Conn) -> None:
     rows = db.execute(
         """SELECT c.relname || '.' || a.attname, col_description(c.oid, a.attnum)
              FROM pg_class AS c JOIN pg_attribute AS a ON a.attrelid = c.oid
-            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
               AND c.relname !~ '^(_?yoyo_|_defi_sql_)'
               AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'jsonb'::regtype"""
     ).fetchall()

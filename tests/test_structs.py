@@ -30,7 +30,8 @@ TABLES = {
 
 #: Columns a row struct leaves out on purpose: positions.write_seq only breaks ties
 #: of snapshot_at in the queries' "latest" rule (migration 0023); it is no data.
-INTERNAL = {"positions": ("write_seq",)}
+#: users.alert_threshold is preferences' threshold again, generated for at_risk (0040).
+INTERNAL = {"positions": ("write_seq",), "users": ("alert_threshold",)}
 
 
 def fields_of(cls: type) -> dict[str, Any]:

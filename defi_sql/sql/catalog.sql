@@ -9,7 +9,7 @@
 WITH ns AS (
     SELECT current_schema()::regnamespace::oid AS oid
 ), rel AS (
-    SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity,
+    SELECT c.oid, c.relname, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.reloptions,
            -- the grants to roles other than the owner (whoever that is here), with
            -- a never-granted (NULL) ACL and one granted then revoked alike
            (SELECT string_agg(g.acl_item, ',' ORDER BY g.acl_item)
@@ -26,6 +26,8 @@ WITH ns AS (
     SELECT 'relation', r.relname,
            concat_ws(' ', 'kind=' || r.relkind::text, 'rls=' || r.relrowsecurity::text,
                      'force_rls=' || r.relforcerowsecurity::text, 'acl=' || r.relacl::text,
+                     -- storage parameters (fillfactor, autovacuum settings ...), when set
+                     'options=' || array_to_string(r.reloptions, ','),
                      'comment=' || obj_description(r.oid, 'pg_class'))
       FROM rel AS r
      WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')

@@ -47,6 +47,9 @@ CREATE TABLE positions_latest (
 COMMENT ON TABLE positions_latest IS
     'Read model: the newest snapshot of each (user_id, protocol, chain_id) of positions (newest snapshot_at, then write_seq DESC NULLS LAST, then id DESC), kept by the triggers positions_latest_* on positions in the writing transaction. Read by the every-tick queries; never written directly.';
 COMMENT ON COLUMN positions_latest.id IS 'positions.id of the snapshot this row copies.';
+COMMENT ON COLUMN positions_latest.collateral IS 'positions.collateral of that snapshot.';
+COMMENT ON COLUMN positions_latest.debt IS 'positions.debt of that snapshot.';
+COMMENT ON COLUMN positions_latest.metadata IS 'positions.metadata of that snapshot.';
 
 ALTER TABLE positions_latest ENABLE ROW LEVEL SECURITY;
 CREATE POLICY positions_latest_acting_user ON positions_latest TO defi_app

@@ -9,3 +9,6 @@
 
 SELECT positions_latest_refresh(array_agg(user_id), array_agg(protocol), array_agg(chain_id))
   FROM (SELECT DISTINCT user_id, protocol, chain_id FROM positions) AS every_key;
+
+COMMENT ON TABLE positions_latest IS
+    'Read model: the newest snapshot of each (user_id, protocol, chain_id) of positions (newest snapshot_at, then write_seq DESC NULLS LAST, then id DESC), kept by the triggers positions_latest_* on positions in the writing transaction, and filled with the snapshots written before them by 0039. Read by the every-tick queries; never written directly.';
