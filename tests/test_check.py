@@ -149,6 +149,20 @@ def test_a_rollback_that_restores_the_index_passes(server: Server, tmp_path: Pat
     assert not [p for p in report.problems if p.check == "round-trip"]
 
 
+def test_drift_sees_a_storage_parameter_changed_by_hand(server: Server, db_url: str) -> None:
+    """A fillfactor or autovacuum setting is schema too (0048 sets one)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE positions_latest SET (fillfactor = 90)")
+        conn.execute("ALTER TABLE alerts SET (autovacuum_vacuum_scale_factor = 0.01)")
+    report = run_check(server.admin, sql_dir=sql_root(), database=db_url)
+    drift = sorted(p.message for p in report.problems if p.check == "drift")
+    assert len(drift) == 2
+    assert "relation alerts differs" in drift[0]
+    assert "options=autovacuum_vacuum_scale_factor=0.01" in drift[0]
+    assert "relation positions_latest differs" in drift[1]
+    assert "options=fillfactor=70" in drift[1] and "options=fillfactor=90" in drift[1]
+
+
 def test_drift_lists_what_was_changed_by_hand(server: Server, db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE INDEX stray_idx ON signals (asset)")
