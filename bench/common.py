@@ -73,6 +73,65 @@ def median_seconds(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """Repetitions of the runs :func:`interleaved` times: up to ``reps``, at least ``least``,
+    no new one started after ``seconds`` (beyond ``least``)."""
+
+    reps: int
+    least: int
+    seconds: float
+
+
+@dataclass
+class Sample:
+    seconds: list[float]
+    rows: list[int]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def p95(self) -> float:
+        if len(self.seconds) < 2:
+            return self.seconds[0]
+        return statistics.quantiles(self.seconds, n=20, method="inclusive")[18]
+
+    @property
+    def result_rows(self) -> float:
+        return statistics.median(self.rows)
+
+
+def interleaved(
+    runs: Sequence[Callable[[], int]], budget: Budget, *, warm_up: bool = True
+) -> list[Sample]:
+    """Time each of ``runs``, after one warm-up each, round-robin within ``budget``.
+
+    The objects alive before are frozen out of the collector's sight, so the
+    collection before each run is quick and no run pays for an earlier one's garbage.
+    """
+    for run in runs if warm_up else ():
+        run()
+    gc.collect()
+    gc.freeze()
+    samples = [Sample([], []) for _ in runs]
+    deadline = time.perf_counter() + budget.seconds
+    done = 0
+    try:
+        while done < budget.reps and (done < budget.least or time.perf_counter() < deadline):
+            for run, sample in zip(runs, samples, strict=True):
+                gc.collect()
+                started = time.perf_counter()
+                rows = run()
+                sample.seconds.append(time.perf_counter() - started)
+                sample.rows.append(rows)
+            done += 1
+    finally:
+        gc.unfreeze()
+    return samples
+
+
 def server_version(url: str) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute("SHOW server_version").fetchone()

@@ -30,9 +30,7 @@ the largest size: grown here first, the memory section then finds it full.
 from __future__ import annotations
 
 import functools
-import gc
 import random
-import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +42,12 @@ from uuid import UUID
 import psycopg
 
 from bench.common import (
+    Budget,
     Result,
+    Sample,
     count_positions,
     database_name,
+    interleaved,
     load_positions,
     print_markdown,
     sibling_database,
@@ -91,16 +92,6 @@ ALTERNATIVES = {
          ORDER BY user_id""",
 }
 LATERAL = "LATERAL (query file)"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Repetitions of one query at one size: up to ``reps``, at least ``least``,
-    no new one started after ``seconds`` (beyond ``least``)."""
-
-    reps: int
-    least: int
-    seconds: float
 
 
 @dataclass
@@ -196,55 +187,6 @@ def _fan_out_plans(p: Params) -> list[tuple[str, dict[str, Any]]]:
     """Fanning a signal out is not timed (a write, whose cost is the alerts it
     inserts), but its plan is read."""
     return [("alerts_fan_out", {"signal_id": p.signals[0]})]
-
-
-@dataclass
-class Sample:
-    seconds: list[float]
-    rows: list[int]
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def p95(self) -> float:
-        if len(self.seconds) < 2:
-            return self.seconds[0]
-        return statistics.quantiles(self.seconds, n=20, method="inclusive")[18]
-
-    @property
-    def result_rows(self) -> float:
-        return statistics.median(self.rows)
-
-
-def _sample(
-    runs: Sequence[Callable[[], int]], budget: Budget, *, warm_up: bool = True
-) -> list[Sample]:
-    """Time each of ``runs``, after one warm-up each, round-robin within ``budget``.
-
-    The objects alive before are frozen out of the collector's sight, so the
-    collection before each run is quick and no run pays for an earlier one's garbage.
-    """
-    for run in runs if warm_up else ():
-        run()
-    gc.collect()
-    gc.freeze()
-    samples = [Sample([], []) for _ in runs]
-    deadline = time.perf_counter() + budget.seconds
-    done = 0
-    try:
-        while done < budget.reps and (done < budget.least or time.perf_counter() < deadline):
-            for run, sample in zip(runs, samples, strict=True):
-                gc.collect()
-                started = time.perf_counter()
-                rows = run()
-                sample.seconds.append(time.perf_counter() - started)
-                sample.rows.append(rows)
-            done += 1
-    finally:
-        gc.unfreeze()
-    return samples
 
 
 def _size_label(rows: int) -> str:
@@ -349,10 +291,10 @@ def run(url: str, *, quick: bool = False) -> list[Result]:
             # the point queries round-robin, so that a burst of noise hits them alike
             points = [q for q in QUERIES if q.kind == "point"]
             runs = [functools.partial(q.run, conn, params) for q in points]
-            for query, sample in zip(points, _sample(runs, point), strict=True):
+            for query, sample in zip(points, interleaved(runs, point), strict=True):
                 samples[query.label][size] = sample
             for query in (q for q in QUERIES if q.kind == "set"):
-                (sample,) = _sample([functools.partial(query.run, conn, params)], whole)
+                (sample,) = interleaved([functools.partial(query.run, conn, params)], whole)
                 samples[query.label][size] = sample
             variants = {LATERAL: statement("positions_latest_per_user").sql, **ALTERNATIVES}
             answers = {name: [p.id for p in _decoded(conn, sql)] for name, sql in variants.items()}
@@ -360,7 +302,7 @@ def run(url: str, *, quick: bool = False) -> list[Result]:
                 raise AssertionError(f"the ways to write latest per user disagree at {size:,}")
             runs = [functools.partial(_count_decoded, conn, sql) for sql in variants.values()]
             # computing the answers was the warm-up
-            compared_samples = _sample(runs, compared, warm_up=False)
+            compared_samples = interleaved(runs, compared, warm_up=False)
             comparison[size] = dict(zip(variants, compared_samples, strict=True))
             print(f"latency at {size:,} positions measured ({time.perf_counter() - started:.0f} s)")
         for query in QUERIES:
