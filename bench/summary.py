@@ -110,9 +110,40 @@ def delivery_faults(run: Run) -> float | None:
     return float(sum(r["extra"][k] for r in rows for k in keys))
 
 
+_RISK = "every-tick risk queries at scale (#11)"
+
+
+def risk(role: str, query: str, key: str) -> Callable[[Run], float | None]:
+    """``extra[key]`` of the risk section's result for ``query`` in ``role`` (e.g. "main":
+    the comparison at 20k users, whatever the size of a --quick run)."""
+
+    def measure(run: Run) -> float | None:
+        for r in run:
+            e = r["extra"]
+            if r["section"] == _RISK and e.get("role") == role and e.get("query") == query:
+                return None if e.get(key) is None else float(e[key])
+        return None
+
+    return measure
+
+
+def risk_worst(key: str) -> Callable[[Run], float | None]:
+    """The largest ``extra[key]`` among the risk section's results (None when none has it)."""
+
+    def measure(run: Run) -> float | None:
+        values = [
+            float(r["extra"][key]) for r in run if r["section"] == _RISK and key in r["extra"]
+        ]
+        return max(values) if values else None
+
+    return measure
+
+
 _APPEND_AFTER = "after: newest, the same statement"
 _TYPED = "defi-sql typed (msgspec structs)"
 _INGEST = "defi-sql positions.ingest (validated, binary COPY)"
+
+_FLAT = "binary COPY into today's table, no read model (bench_positions_flat)"
 
 HEADLINES: list[Headline] = [
     Headline(
@@ -173,6 +204,14 @@ HEADLINES: list[Headline] = [
         "x",
         "≥ 25x",
         lambda v: v >= 25.0,
+    ),
+    Headline(
+        "ingest",
+        "ingest into positions: rows/s against raw COPY into today's table without the read model",
+        ratio(_FLAT, _INGEST),
+        "x",
+        "≥ 0.8x",
+        lambda v: v >= 0.8,
     ),
     Headline(
         "latency",
@@ -304,6 +343,82 @@ HEADLINES: list[Headline] = [
         "x",
         "≥ 0.5x",
         lambda v: v >= 0.5,
+    ),
+    Headline(
+        "risk",
+        "every tick, at-risk users: p50 in passes over the users (20k users)",
+        risk("main", "at-risk users", "passes"),
+        "",
+        "≤ 20",
+        lambda v: v <= 20,
+        digits=1,
+    ),
+    Headline(
+        "risk",
+        "every tick, at-risk users: faster than the pre-#11 query (20k users)",
+        risk("main", "at-risk users", "speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick, due intents: p50 in passes over the users (20k users)",
+        risk("main", "due intents", "passes"),
+        "",
+        "≤ 20",
+        lambda v: v <= 20,
+        digits=1,
+    ),
+    Headline(
+        "risk",
+        "every tick, due intents: faster than the pre-#11 query (20k users)",
+        risk("main", "due intents", "speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick, latest per user (all users): p50 in passes over the users (20k users)",
+        risk("main", "latest per user (all users)", "passes"),
+        "",
+        "≤ 20",
+        lambda v: v <= 20,
+        digits=1,
+    ),
+    Headline(
+        "risk",
+        "every tick, latest per user (all users): faster than the pre-#11 query (20k users)",
+        risk("main", "latest per user (all users)", "speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick: answers that differ from the pre-#11 queries' (every size and depth)",
+        risk("answers", "every tick", "differ"),
+        "",
+        "0",
+        lambda v: v == 0,
+        digits=0,
+    ),
+    Headline(
+        "risk",
+        "every tick, at-risk and due: p50 growth 2k → 100k users over users growth (worse)",
+        risk_worst("growth_vs_users"),
+        "",
+        "≤ 1",
+        lambda v: v <= 1,
+    ),
+    Headline(
+        "risk",
+        "history 50 → 2,500 snapshots a user: p50 growth of the worst query reading positions",
+        risk_worst("depth_ratio"),
+        "x",
+        "≤ 1.3x",
+        lambda v: v <= 1.3,
     ),
 ]
 
