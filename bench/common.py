@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import statistics
 import tempfile
@@ -19,12 +20,15 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from defi_sql.dev import embedded
 from defi_sql.dev.seed import seed_users
 from defi_sql.migrate import Migrator
+from defi_sql.statements import Statement, load_statements
 
 #: The bench server's shared_buffers: a quarter of a small production host's
 #: memory (the embedded server's own default, 128MB, suits a laptop, not 1M rows).
 SHARED_BUFFERS = "2GB"
 #: snapshots per generated user in :func:`load_positions`
 SNAPSHOTS_PER_USER = 50
+#: the benchmarks' own named statements (baselines, DDL of scratch tables...)
+BENCH_SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 @dataclass
@@ -39,6 +43,17 @@ class Result:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
+
+
+@functools.cache
+def _bench_statements() -> dict[str, Statement]:
+    return load_statements(BENCH_SQL_DIR)
+
+
+def bench_sql(name: str) -> str:
+    """The SQL of the benchmarks' own statement ``name`` (``bench/sql/*.sql``), loaded
+    and checked as the project's queries are."""
+    return _bench_statements()[name].sql
 
 
 @contextmanager

@@ -53,6 +53,7 @@ from bench.common import (
     Budget,
     Result,
     Sample,
+    bench_sql,
     database_name,
     interleaved,
     print_markdown,
@@ -63,11 +64,10 @@ from defi_sql.dev.seed import seed_users
 from defi_sql.errors import ConfigError
 from defi_sql.models import Intent, Position, PositionAtRisk
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
-from defi_sql.statements import Statement, load_statements, statement
+from defi_sql.statements import statement
 from defi_sql.sync.positions import DEFAULT_ALERT_THRESHOLD
 
 SECTION = "every-tick risk queries at scale (#11)"
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 CHART = Path(__file__).resolve().parent / "results" / "risk_users.png"
 
 #: users of the scaling series; the middle one is the main comparison
@@ -88,16 +88,6 @@ WALLET_ROWS = 20
 HISTORY_RANGE = timedelta(days=1)
 #: what one pass over the users is called in tables and results
 PASS = "one pass over the users"
-
-
-@functools.cache
-def _bench_sql() -> dict[str, Statement]:
-    """The statements of ``bench/sql``: the pre-#11 baselines and the section's own."""
-    return load_statements(SQL_DIR)
-
-
-def _sql(name: str) -> str:
-    return _bench_sql()[name].sql
 
 
 Struct = msgspec.Struct
@@ -153,13 +143,13 @@ def _baseline(conn: psycopg.Connection[Any], tick: Tick) -> Batch[Any]:
     """The pre-#11 statement's rows, decoded as ``fetch_batch`` decodes the API's."""
     with conn.cursor(row_factory=struct_row(tick.cls, lenient=True, query=tick.baseline)) as cur:
         use_raw_json(cur.adapters)
-        cur.execute(_sql(tick.baseline), tick.params)
+        cur.execute(bench_sql(tick.baseline), tick.params)
         with paused_gc():
             return Batch(cur.fetchall())
 
 
 def _one_pass(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(_sql("risk_one_pass_over_users")).fetchone()
+    row = conn.execute(bench_sql("risk_one_pass_over_users")).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -169,7 +159,7 @@ def _pass_connection(url: str) -> psycopg.Connection[Any]:
     conn = psycopg.connect(url, autocommit=True)
     for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
         conn.execute(f"SET {setting} = off")
-    plan = conn.execute("EXPLAIN " + _sql("risk_one_pass_over_users")).fetchall()
+    plan = conn.execute("EXPLAIN " + bench_sql("risk_one_pass_over_users")).fetchall()
     if not any("Seq Scan on users" in line for (line,) in plan):
         raise AssertionError(f"one pass over the users is not a sequential scan: {plan}")
     return conn
@@ -286,7 +276,7 @@ def _server_times(url: str, budget: Budget) -> dict[str, float]:
             except ConfigError as exc:  # the API runs another statement now
                 print(f"{tick.label}: no server time ({exc})")
             runs[_pre(tick.label)] = functools.partial(
-                timed, _pre(tick.label), _sql(tick.baseline), tick.params
+                timed, _pre(tick.label), bench_sql(tick.baseline), tick.params
             )
         interleaved(list(runs.values()), budget, warm_up=False)
     return {label: sorted(t)[len(t) // 2] for label, t in times.items()}
@@ -326,7 +316,7 @@ def _users_series(url: str, sizes: Sequence[int], quick: bool, answers: Answers)
 
 
 def db_span(conn: psycopg.Connection[Any]) -> tuple[datetime, datetime, int]:
-    row = conn.execute(_sql("risk_positions_span")).fetchone()
+    row = conn.execute(bench_sql("risk_positions_span")).fetchone()
     assert row is not None
     return row[0], row[1], int(row[2])
 
@@ -483,7 +473,7 @@ def _deepen(
     for first in range(1, copies + 1, per_statement):
         last = min(first + per_statement - 1, copies)
         conn.execute(
-            _sql("risk_add_history"),
+            bench_sql("risk_add_history"),
             {"first_copy": first, "last_copy": last, "step": step, "since": since},
         )
         print(
