@@ -119,12 +119,18 @@ class Sample:
 
 
 def interleaved(
-    runs: Sequence[Callable[[], int]], budget: Budget, *, warm_up: bool = True
+    runs: Sequence[Callable[[], int]],
+    budget: Budget,
+    *,
+    warm_up: bool = True,
+    rotate: int = 0,
 ) -> list[Sample]:
     """Time each of ``runs``, after one warm-up each, round-robin within ``budget``.
 
     The objects alive before are frozen out of the collector's sight, so the
     collection before each run is quick and no run pays for an earlier one's garbage.
+    ``rotate``: each round starts that many runs later than the one before, so
+    that no run is always the first of a round, or always follows the same one.
     """
     for run in runs if warm_up else ():
         run()
@@ -135,7 +141,9 @@ def interleaved(
     done = 0
     try:
         while done < budget.reps and (done < budget.least or time.perf_counter() < deadline):
-            for run, sample in zip(runs, samples, strict=True):
+            start = done * rotate % len(runs)
+            order = list(range(start, len(runs))) + list(range(start))
+            for run, sample in ((runs[i], samples[i]) for i in order):
                 gc.collect()
                 started = time.perf_counter()
                 rows = run()

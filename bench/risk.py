@@ -249,7 +249,7 @@ def _measure_size(
                 (_pre(tick.label), functools.partial(lambda t, c: len(_baseline(c, t)), tick, conn))
             )
         # the answers above were the warm-up
-        samples = interleaved([run for _, run in runs], budget, warm_up=False)
+        samples = interleaved([run for _, run in runs], budget, warm_up=False, rotate=2)
     merged: dict[str, Sample] = {}
     for (label, _), sample in zip(runs, samples, strict=True):
         into = merged.setdefault(label, Sample([], []))
@@ -278,7 +278,7 @@ def _server_times(url: str, budget: Budget) -> dict[str, float]:
             runs[_pre(tick.label)] = functools.partial(
                 timed, _pre(tick.label), bench_sql(tick.baseline), tick.params
             )
-        interleaved(list(runs.values()), budget, warm_up=False)
+        interleaved(list(runs.values()), budget, warm_up=False, rotate=1)
     return {label: sorted(t)[len(t) // 2] for label, t in times.items()}
 
 
@@ -408,7 +408,7 @@ def _measure_depth(
                 lambda t, c: len(_baseline(c, t)), tick, conn
             )
         samples |= dict(
-            zip(runs, interleaved(list(runs.values()), whole, warm_up=False), strict=True)
+            zip(runs, interleaved(list(runs.values()), whole, warm_up=False, rotate=1), strict=True)
         )
     return samples, answered
 
