@@ -222,7 +222,7 @@ class AtSize:
     positions: int
     samples: dict[str, Sample]  #: by label: PASS, each tick, "<tick>, pre-#11"
     same: dict[str, bool]
-    server_ms: dict[str, float] = field(default_factory=dict)  #: main size only
+    server_ms: dict[str, float] = field(default_factory=dict)  #: EXPLAIN ANALYZE, p50
 
 
 def _pre(label: str) -> str:
@@ -284,7 +284,6 @@ def _server_times(url: str, budget: Budget) -> dict[str, float]:
 
 def _users_series(url: str, sizes: Sequence[int], quick: bool, answers: Answers) -> list[AtSize]:
     data = sibling_database(url, f"{database_name(url)}_risk_users", fresh=True)
-    main = sizes[len(sizes) // 2]
     out = []
     with psycopg.connect(data, autocommit=True) as conn, _pass_connection(data) as pass_conn:
         for users in sizes:
@@ -307,10 +306,8 @@ def _users_series(url: str, sizes: Sequence[int], quick: bool, answers: Answers)
             samples = _measure_size(data, pass_conn, users, budget, answers)
             same = {c["query"]: c["same"] for c in answers.checks[checks:]}
             at = AtSize(users, grown, span[2], samples, same)
-            if users == main:
-                at.server_ms = _server_times(
-                    data, Budget(3, 3, 1.0) if quick else Budget(5, 3, 20.0)
-                )
+            # at every size: is a growth the server's, or the client's decoding?
+            at.server_ms = _server_times(data, Budget(3, 3, 1.0) if quick else Budget(5, 3, 20.0))
             out.append(at)
     return out
 
@@ -597,6 +594,11 @@ def _report_main(at: AtSize) -> list[Result]:
     return results
 
 
+def _server(at: AtSize, label: str) -> str:
+    server = at.server_ms.get(label)
+    return "" if server is None else f" / {_ms(server / 1000)}"
+
+
 def _report_users(series: list[AtSize]) -> list[Result]:
     first, last = series[0], series[-1]
     users_ratio = last.users / first.users
@@ -617,6 +619,7 @@ def _report_users(series: list[AtSize]) -> list[Result]:
                 "p50_ms": s.p50 * 1000,
                 "p95_ms": s.p95 * 1000,
                 "passes": s.p50 / at.samples[PASS].p50,
+                "server_ms": at.server_ms.get(label),
                 "repetitions": len(s.seconds),
             }
             if at is last:
@@ -636,13 +639,14 @@ def _report_users(series: list[AtSize]) -> list[Result]:
         rows_out.append(
             [label]
             + [
-                f"{_ms(at.samples[label].p50)} ({at.samples[label].result_rows:,.0f})"
+                f"{_ms(at.samples[label].p50)}{_server(at, label)} "
+                f"({at.samples[label].result_rows:,.0f})"
                 for at in series
             ]
             + [f"{ratio:.1f}x", f"{users_ratio:.0f}x" if scaled else "", verdict]
         )
     print_markdown(
-        f"{SECTION}: users ({SNAPSHOTS} snapshots each), p50 (rows)",
+        f"{SECTION}: users ({SNAPSHOTS} snapshots each), p50 / server (rows)",
         ["query"]
         + [f"{_users_label(at.users)} users" for at in series]
         + [
