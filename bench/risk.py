@@ -335,6 +335,11 @@ class PerRequest:
     call: Callable[[psycopg.Connection[Any], Holding, datetime], int]
 
 
+def _history_rows(conn: psycopg.Connection[Any], h: Holding, until: datetime) -> int:
+    found = db.positions.history(conn, h.user_id, until - HISTORY_RANGE, until)
+    return len(found.snapshots) + len(found.days)
+
+
 PER_REQUEST = (
     PerRequest(
         "latest position of a user",
@@ -356,7 +361,7 @@ PER_REQUEST = (
     PerRequest(
         "a user's history over one day",
         "positions.history",
-        lambda c, h, until: len(db.positions.history(c, h.user_id, until - HISTORY_RANGE, until)),
+        lambda c, h, until: _history_rows(c, h, until),
     ),
 )
 
