@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, events, ingest, latency, memory, reads, risk, summary
+from bench import delivery, events, ingest, latency, memory, reads, retention, risk, summary
 from bench.common import Result, server_version, throwaway_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,6 +32,7 @@ SECTIONS: list[tuple[str, Callable[..., list[Result]]]] = [
     ("delivery", delivery.run),
     ("events", events.run),
     ("risk", risk.run),
+    ("retention", retention.run),
 ]
 
 
