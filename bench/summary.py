@@ -420,6 +420,41 @@ HEADLINES: list[Headline] = [
         "≤ 1.3x",
         lambda v: v <= 1.3,
     ),
+    Headline(
+        "retention",
+        "retention of a month (5M snapshots): a writer's longest stall during retire",
+        extra("retire (roll up, detach, drop)", "stall_ms"),
+        " ms",
+        "< 1,000 ms",
+        lambda v: v < 1000,
+        digits=0,
+    ),
+    Headline(
+        "retention",
+        "the same writer's longest stall during a DELETE of the same rows",
+        extra("DELETE, one statement", "stall_ms"),
+        " ms",
+        "",
+        lambda v: True,
+        digits=0,
+    ),
+    Headline(
+        "retention",
+        "retention: retire's time against the DELETE's",
+        extra("retire (roll up, detach, drop)", "vs_delete_time"),
+        "x",
+        "",
+        lambda v: True,
+    ),
+    Headline(
+        "retention",
+        "retention: retire's WAL against the DELETE's",
+        extra("retire (roll up, detach, drop)", "vs_delete_wal"),
+        "x",
+        "",
+        lambda v: True,
+        digits=3,
+    ),
 ]
 
 
