@@ -121,7 +121,7 @@ SELECT u.id, u.wallet_address,
 """
 WAL_LSN_SQL = "SELECT pg_current_wal_lsn()"
 WAL_DIFF_SQL = "SELECT pg_wal_lsn_diff(%s, %s)::bigint"
-BACKEND_WAL_SQL = "SELECT wal_bytes FROM pg_stat_get_backend_wal(pg_backend_pid())"
+BACKEND_WAL_SQL = "SELECT wal_bytes, wal_fpi FROM pg_stat_get_backend_wal(pg_backend_pid())"
 
 
 def _month_after(moment: datetime) -> datetime:
@@ -315,11 +315,12 @@ def _wal_lsn(conn: psycopg.Connection[Any]) -> str:
     return str(row[0])
 
 
-def _backend_wal(conn: psycopg.Connection[Any]) -> int:
+def _backend_wal(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """WAL bytes and full-page images this backend wrote so far."""
     conn.execute("SELECT pg_stat_force_next_flush()")  # flushed as that statement ends
     row = conn.execute(BACKEND_WAL_SQL).fetchone()
     assert row is not None
-    return int(row[0])
+    return int(row[0]), int(row[1])
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ class Measured:
     rows: int
     wal_server: int
     wal_own: int
+    wal_fpi: int  #: full-page images among wal_own
     during: Stalls
     alone: Stalls
 
@@ -341,11 +343,11 @@ def _measure(
     try:
         time.sleep(WARM_UP)
         lsn = _wal_lsn(conn)
-        own = _backend_wal(conn)
+        own, fpi = _backend_wal(conn)
         started = time.perf_counter()
         rows = operation()
         ended = time.perf_counter()
-        wal_own = _backend_wal(conn) - own
+        own_after, fpi_after = _backend_wal(conn)
         wal_row = conn.execute(WAL_DIFF_SQL, (_wal_lsn(conn), lsn)).fetchone()
         time.sleep(COOL_DOWN)
     finally:
@@ -356,7 +358,8 @@ def _measure(
         seconds=ended - started,
         rows=rows,
         wal_server=int(wal_row[0]),
-        wal_own=wal_own,
+        wal_own=own_after - own,
+        wal_fpi=fpi_after - fpi,
         during=_stalls(writer.samples, started, ended),
         alone=_stalls([x for x in writer.samples if x[0] + x[1] < started], first + 0.5, started),
     )
@@ -477,6 +480,7 @@ def _report(
                 {
                     "wal_bytes": m.wal_own,
                     "wal_bytes_server": m.wal_server,
+                    "wal_fpi": m.wal_fpi,
                     "stall_ms": round(m.during.longest * 1000, 1),
                     "stall_at_s": round(m.during.longest_at, 2),
                     "p99_ms": round(m.during.p99 * 1000, 2),
