@@ -214,8 +214,8 @@ def test_the_database_nesting_limit_is_the_validators(
     assert db.execute(check, (json.dumps(too_deep),)).fetchone() == (False,)
     definition = db.execute(
         "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conname = %s",
-        (constraint,),
+        " WHERE conname = %s AND conrelid = %s::regclass",  # partitions repeat the name
+        (constraint, table),
     ).fetchone()
     assert definition == (table, f"CHECK (is_json_within_depth({column}))")
 
