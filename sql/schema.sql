@@ -281,6 +281,94 @@ $$;
 COMMENT ON FUNCTION public.normalize_wallet_address() IS 'Trigger function for BEFORE INSERT OR UPDATE OF wallet_address ... FOR EACH ROW triggers: stores NEW.wallet_address in lower case so that uniqueness and lookups are case-insensitive. It deliberately does not trim whitespace; the table''s CHECK constraint rejects malformed addresses instead.';
 
 --
+-- Name: positions_detach_partition(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_detach_partition(name text) RETURNS TABLE(partition_name text, range_start timestamp with time zone, range_end timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
+    SELECT p.range_start, p.range_end INTO range_start, range_end
+      FROM positions_partitions() AS p
+     WHERE p.partition_name = name AND NOT p.is_default;
+    IF NOT FOUND THEN
+        RETURN;  -- detached already (or never there)
+    END IF;
+    IF range_end IS NULL THEN
+        RAISE EXCEPTION 'partition % has no end: retention never drops it', name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    partition_name := name;
+    EXECUTE format('ALTER TABLE positions DETACH PARTITION partitions.%I', name);
+    -- the latest snapshots it held: read again from what is left
+    PERFORM positions_latest_refresh(array_agg(l.user_id), array_agg(l.protocol),
+                                     array_agg(l.chain_id))
+       FROM positions_latest AS l
+      WHERE l.snapshot_at >= coalesce(range_start, '-infinity')
+        AND l.snapshot_at < range_end;
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_detach_partition(name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_detach_partition(name text) IS 'Retention, second step: detaches a partition of positions and reads the latest snapshots it held again from the rest (positions_latest_refresh). Nothing when it is detached already. Under the maintenance lock (advisory 0x646566690006).';
+
+--
+-- Name: positions_detached(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_detached() RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT c.relname::text
+      FROM pg_class AS c
+     WHERE c.relnamespace = 'partitions'::regnamespace
+       AND c.relkind = 'r'
+       AND starts_with(c.relname, 'positions_')
+       AND NOT c.relispartition
+     ORDER BY 1;
+$$;
+
+--
+-- Name: FUNCTION positions_detached(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_detached() IS 'The tables of the schema partitions named positions_* that are no partition of positions: detached by retention, waiting for positions_drop_detached.';
+
+--
+-- Name: positions_drop_detached(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_drop_detached(name text) RETURNS TABLE(partition_name text, snapshots bigint, days bigint)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
+    IF name NOT IN (SELECT positions_detached()) THEN
+        RETURN;  -- dropped already, or still a partition
+    END IF;
+    partition_name := name;
+    EXECUTE format('SELECT count(*) FROM partitions.%I', name) INTO snapshots;
+    days := positions_roll_up(NULL, NULL, format('partitions.%I', name)::regclass);
+    EXECUTE format('DROP TABLE partitions.%I', name);
+    RETURN NEXT;
+END;
+$$;
+
+--
+-- Name: FUNCTION positions_drop_detached(name text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_drop_detached(name text) IS 'Retention, last step: rolls up every snapshot of a detached partition (no writer reaches it any more) and drops it. Returns it, its snapshots and the days written; nothing when it is gone already.';
+
+--
 -- Name: positions_latest_delete(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -510,162 +598,6 @@ $_$;
 COMMENT ON FUNCTION public.positions_partitions() IS 'Every partition of positions (in the schema partitions) with its range [range_start, range_end); NULL for an unbounded end, and both for the default partition.';
 
 --
--- Name: positions_retire_partition(text); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.positions_retire_partition(name text) RETURNS TABLE(partition_name text, snapshots bigint, days bigint)
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public'
-    AS $$
-DECLARE
-    gone record;
-BEGIN
-    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
-    SELECT p.range_start, p.range_end INTO gone
-      FROM positions_partitions() AS p
-     WHERE p.partition_name = name AND NOT p.is_default;
-    IF NOT FOUND THEN
-        RETURN;  -- retired already (or never there)
-    END IF;
-    IF gone.range_end IS NULL THEN
-        RAISE EXCEPTION 'partition % has no end: retention never drops it', name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    partition_name := name;
-    EXECUTE format('SELECT count(*) FROM partitions.%I', name) INTO snapshots;
-    days := positions_roll_up(gone.range_start, gone.range_end);
-    EXECUTE format('ALTER TABLE positions DETACH PARTITION partitions.%I', name);
-    -- the latest snapshots it held: read again from what is left
-    PERFORM positions_latest_refresh(array_agg(l.user_id), array_agg(l.protocol),
-                                     array_agg(l.chain_id))
-       FROM positions_latest AS l
-      WHERE l.snapshot_at >= coalesce(gone.range_start, '-infinity')
-        AND l.snapshot_at < gone.range_end;
-    EXECUTE format('DROP TABLE partitions.%I', name);
-    RETURN NEXT;
-END;
-$$;
-
---
--- Name: FUNCTION positions_retire_partition(name text); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.positions_retire_partition(name text) IS 'Retention of one partition of positions: rolls it up (positions_roll_up), detaches it, reads the latest snapshots it held again from the rest (positions_latest_refresh), drops it. Returns the partition, its snapshots and the days written; nothing when it is gone already. Under the maintenance lock (advisory 0x646566690006).';
-
---
--- Name: positions_roll_up(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) RETURNS bigint
-    LANGUAGE plpgsql
-    SET search_path TO 'pg_catalog', 'public'
-    AS $$
-DECLARE
-    days bigint;
-BEGIN
-    INSERT INTO positions_daily AS d
-           (user_id, protocol, chain_id, day, snapshots, first_health_factor,
-            last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
-            first_snapshot_at, last_snapshot_at)
-    SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
-           (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
-           (array_agg(health_factor
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           min(health_factor),
-           (array_agg(positions_usd(collateral)
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           (array_agg(positions_usd(debt)
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           min(snapshot_at), max(snapshot_at)
-      FROM positions
-     WHERE snapshot_at >= coalesce(range_start, '-infinity')
-       AND snapshot_at < coalesce(range_end, 'infinity')
-     GROUP BY 1, 2, 3, 4
-        ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
-       SET snapshots = excluded.snapshots,
-           first_health_factor = excluded.first_health_factor,
-           last_health_factor = excluded.last_health_factor,
-           min_health_factor = excluded.min_health_factor,
-           last_collateral_usd = excluded.last_collateral_usd,
-           last_debt_usd = excluded.last_debt_usd,
-           first_snapshot_at = excluded.first_snapshot_at,
-           last_snapshot_at = excluded.last_snapshot_at;
-    GET DIAGNOSTICS days = ROW_COUNT;
-    RETURN days;
-END;
-$$;
-
---
--- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) IS 'Rolls up the snapshots of [range_start, range_end) (NULL: unbounded) into positions_daily, replacing the days it covers; returns how many (user, protocol, chain, day) rows it wrote.';
-
---
--- Name: positions_usd(jsonb); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.positions_usd(assets jsonb) RETURNS numeric
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (SELECT COALESCE(sum(public.json_decimal((asset.value -> 'valueUSD'::text))), (0)::numeric) AS "coalesce" FROM jsonb_array_elements(CASE jsonb_typeof(positions_usd.assets) WHEN 'array'::text THEN positions_usd.assets ELSE '[]'::jsonb END) asset(value));
-
---
--- Name: FUNCTION positions_usd(assets jsonb); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.positions_usd(assets jsonb) IS 'The sum of valueUSD (json_decimal) over a list of assets (positions.collateral or debt); 0 for an empty or malformed list.';
-
---
--- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.set_updated_at() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
-END;
-$$;
-
---
--- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.set_updated_at() IS 'Trigger function for BEFORE UPDATE ... FOR EACH ROW triggers: sets NEW.updated_at to now() (the transaction start time). Any updated_at value supplied by the client is overwritten.';
-
---
--- Name: wallet_address_equal(public.wallet_address, public.wallet_address); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN (lower(($1)::text) = lower(($2)::text));
-
---
--- Name: FUNCTION wallet_address_equal(public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) IS 'Equality of two wallet addresses ignoring letter case; inlined by the planner as lower(a) = lower(b), which users_wallet_address_lower_idx serves.';
-
---
--- Name: =; Type: OPERATOR; Schema: public; Owner: -
---
-
-CREATE OPERATOR public.= (
-    FUNCTION = public.wallet_address_equal,
-    LEFTARG = public.wallet_address,
-    RIGHTARG = public.wallet_address,
-    COMMUTATOR = OPERATOR(public.=)
-);
-
---
--- Name: OPERATOR = (public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON OPERATOR public.= (public.wallet_address, public.wallet_address) IS 'Wallet addresses are equal when they differ at most in letter case.';
-
---
 -- Name: positions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -780,6 +712,120 @@ COMMENT ON CONSTRAINT positions_chain_id_safe_integer_check ON public.positions 
 --
 
 COMMENT ON CONSTRAINT positions_health_factor_check ON public.positions IS 'health_factor is NULL or a finite number >= 0; NaN and Infinity are rejected explicitly because ''NaN''::numeric >= 0 is true.';
+
+--
+-- Name: positions_roll_up(timestamp with time zone, timestamp with time zone, regclass); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone, source regclass DEFAULT 'public.positions'::regclass) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public'
+    AS $_$
+DECLARE
+    days bigint;
+BEGIN
+    EXECUTE format($sql$
+        INSERT INTO positions_daily AS d
+               (user_id, protocol, chain_id, day, snapshots, first_health_factor,
+                last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
+                first_snapshot_at, last_snapshot_at)
+        SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
+               (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
+               (array_agg(health_factor
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               min(health_factor),
+               (array_agg(positions_usd(collateral)
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               (array_agg(positions_usd(debt)
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               min(snapshot_at), max(snapshot_at)
+          FROM %s
+         WHERE snapshot_at >= %L AND snapshot_at < %L
+         GROUP BY 1, 2, 3, 4
+            ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
+           SET snapshots = excluded.snapshots,
+               first_health_factor = excluded.first_health_factor,
+               last_health_factor = excluded.last_health_factor,
+               min_health_factor = excluded.min_health_factor,
+               last_collateral_usd = excluded.last_collateral_usd,
+               last_debt_usd = excluded.last_debt_usd,
+               first_snapshot_at = excluded.first_snapshot_at,
+               last_snapshot_at = excluded.last_snapshot_at
+        $sql$, source, coalesce(range_start, '-infinity'), coalesce(range_end, 'infinity'));
+    GET DIAGNOSTICS days = ROW_COUNT;
+    RETURN days;
+END;
+$_$;
+
+--
+-- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone, source regclass); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone, source regclass) IS 'Rolls up the snapshots of [range_start, range_end) (NULL: unbounded) of source (positions, or a detached partition of it) into positions_daily, replacing the days it covers; returns how many (user, protocol, chain, day) rows it wrote.';
+
+--
+-- Name: positions_usd(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.positions_usd(assets jsonb) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT COALESCE(sum(public.json_decimal((asset.value -> 'valueUSD'::text))), (0)::numeric) AS "coalesce" FROM jsonb_array_elements(CASE jsonb_typeof(positions_usd.assets) WHEN 'array'::text THEN positions_usd.assets ELSE '[]'::jsonb END) asset(value));
+
+--
+-- Name: FUNCTION positions_usd(assets jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.positions_usd(assets jsonb) IS 'The sum of valueUSD (json_decimal) over a list of assets (positions.collateral or debt); 0 for an empty or malformed list.';
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+--
+-- Name: FUNCTION set_updated_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.set_updated_at() IS 'Trigger function for BEFORE UPDATE ... FOR EACH ROW triggers: sets NEW.updated_at to now() (the transaction start time). Any updated_at value supplied by the client is overwritten.';
+
+--
+-- Name: wallet_address_equal(public.wallet_address, public.wallet_address); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN (lower(($1)::text) = lower(($2)::text));
+
+--
+-- Name: FUNCTION wallet_address_equal(public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.wallet_address_equal(public.wallet_address, public.wallet_address) IS 'Equality of two wallet addresses ignoring letter case; inlined by the planner as lower(a) = lower(b), which users_wallet_address_lower_idx serves.';
+
+--
+-- Name: =; Type: OPERATOR; Schema: public; Owner: -
+--
+
+CREATE OPERATOR public.= (
+    FUNCTION = public.wallet_address_equal,
+    LEFTARG = public.wallet_address,
+    RIGHTARG = public.wallet_address,
+    COMMUTATOR = OPERATOR(public.=)
+);
+
+--
+-- Name: OPERATOR = (public.wallet_address, public.wallet_address); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON OPERATOR public.= (public.wallet_address, public.wallet_address) IS 'Wallet addresses are equal when they differ at most in letter case.';
 
 --
 -- Name: alerts; Type: TABLE; Schema: public; Owner: -
@@ -2213,6 +2259,18 @@ REVOKE ALL ON FUNCTION public.archive_events(cutoff timestamp with time zone) FR
 REVOKE ALL ON FUNCTION public.event_store_stream_owner() FROM PUBLIC;
 
 --
+-- Name: FUNCTION positions_detach_partition(name text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_detach_partition(name text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION positions_drop_detached(name text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_drop_detached(name text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION positions_latest_delete(); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2249,23 +2307,17 @@ REVOKE ALL ON FUNCTION public.positions_latest_update() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.positions_make_partitions(width interval, until timestamp with time zone) FROM PUBLIC;
 
 --
--- Name: FUNCTION positions_retire_partition(name text); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.positions_retire_partition(name text) FROM PUBLIC;
-
---
--- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone) FROM PUBLIC;
-
---
 -- Name: TABLE positions; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.positions TO defi_worker;
+
+--
+-- Name: FUNCTION positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone, source regclass); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.positions_roll_up(range_start timestamp with time zone, range_end timestamp with time zone, source regclass) FROM PUBLIC;
 
 --
 -- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -

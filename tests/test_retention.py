@@ -178,3 +178,46 @@ def test_daily_rows_are_dated_by_the_utc_day(db: psycopg.Connection[Any]) -> Non
     db.execute("SET TimeZone = 'Asia/Tokyo'")  # 08:30 on March 2nd there
     db.execute("SELECT positions_roll_up(NULL, NULL)")
     assert db.execute("SELECT day FROM positions_daily").fetchall() == [(date(2026, 3, 1),)]
+
+
+def test_a_snapshot_written_late_into_a_retired_range_is_rolled_up_too(
+    db: psycopg.Connection[Any], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written between the roll-up and the DETACH (another writer, late data): the
+    roll-up of the detached table counts it; nothing is dropped uncounted."""
+    partitioned_for_a_year(db)
+    owner = user(db, 7)
+    day = START + timedelta(days=2)
+    sync.positions.ingest(db, [snap(owner, day, "1.5")])
+    real = sync.maintenance._detach
+
+    def late_writer_first(conn: psycopg.Connection[Any], name: str) -> None:
+        with psycopg.connect(db_url, autocommit=True) as other:
+            sync.positions.ingest(other, [snap(owner, day + timedelta(hours=1), "0.9")])
+        real(conn, name)
+
+    monkeypatch.setattr(sync.maintenance, "_detach", late_writer_first)
+    retired = sync.maintenance.retire(db, retention=NOW - month_after(START) - timedelta(days=1))
+    assert [(r.snapshots, r.days) for r in retired] == [(2, 1)]
+    [d] = sync.positions.history(db, owner, START, month_after(START)).days
+    assert (d.snapshots, d.last_health_factor, d.min_health_factor) == (
+        2,
+        Decimal("0.9"),
+        Decimal("0.9"),
+    )
+
+
+def test_a_run_stopped_after_the_detach_is_finished_by_the_next(
+    db: psycopg.Connection[Any],
+) -> None:
+    partitioned_for_a_year(db)
+    owner = user(db, 8)
+    sync.positions.ingest(db, [snap(owner, START + timedelta(days=1), "1.5")])
+    name = f"positions_{START:%Y_%m}"
+    db.execute("SELECT * FROM positions_detach_partition(%s)", (name,))  # then the run died
+    assert db.execute("SELECT positions_detached()").fetchall() == [(name,)]
+    assert sync.positions.latest(db, owner) is None  # the read model followed the detach
+    retired = sync.maintenance.retire(db, retention=timedelta(days=36000))  # nothing that old
+    assert [(r.partition_name, r.snapshots, r.days) for r in retired] == [(name, 1, 1)]
+    assert db.execute("SELECT positions_detached()").fetchall() == []
+    assert db.execute("SELECT to_regclass(%s)", (f"partitions.{name}",)).fetchone() == (None,)

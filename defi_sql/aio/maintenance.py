@@ -13,8 +13,8 @@ transaction of its own, on a connection of the schema's owner:
 4. with a ``retention``: every partition of ``positions`` that ends before
    ``now - retention`` rolled up into ``positions_daily`` (first, last and
    lowest health factor and the last USD values, per user, protocol, chain
-   and UTC day), detached and dropped, one partition per transaction
-   (:func:`retire`). Without one (the default) no snapshot is ever removed.
+   and UTC day), detached and dropped (:func:`retire`). Without one (the
+   default) no snapshot is ever removed.
 
 Its report also says what still waits in the default partition: snapshots
 dated beyond every partition made, which the partition of their range takes
@@ -36,7 +36,7 @@ from psycopg import AsyncConnection
 
 from defi_sql import validate
 from defi_sql.aio import events, signals
-from defi_sql.aio._execute import fetch_all, fetch_one, fetch_value, transaction
+from defi_sql.aio._execute import fetch_all, fetch_int, fetch_one, fetch_value, transaction
 from defi_sql.errors import QueryError, TransientConflict
 from defi_sql.models import Partition, PartitionMade, PartitionRetired, Waiting
 
@@ -91,32 +91,50 @@ async def waiting(conn: AsyncConnection[Any]) -> Waiting:
 
 async def retire(conn: AsyncConnection[Any], *, retention: timedelta) -> list[PartitionRetired]:
     """Retention: every partition of ``positions`` that ends before ``now - retention``
-    rolled up, detached and dropped, each in a transaction of its own (see the module).
+    rolled up, detached and dropped (see the module).
 
-    A partition that still holds a snapshot newer than that (it ends later) is
-    kept whole: nothing the retention setting keeps is ever removed.
+    Three steps per partition, each in a transaction of its own: the roll-up
+    while writers go on; the DETACH, which waits at most ``LOCK_TIMEOUT`` for
+    its lock (writers queue behind a waiting DETACH) and is tried again after
+    a pause, and redoes nothing else; the roll-up of the detached table, where
+    no writer reaches any more (a snapshot written late into its range in
+    between is counted), and its DROP. A partition that still holds a
+    snapshot newer than the cutoff (it ends later) is kept whole: nothing the
+    retention setting keeps is ever removed. A detached partition that a run
+    stopped before dropping is finished by the next.
     """
     keep = validate.duration(retention, "retention", maximum=timedelta(days=36600))
     cutoff = datetime.now(UTC) - keep
-    done: list[PartitionRetired] = []
     for part in await partitions(conn):
         if part.is_default or part.range_end is None or part.range_end > cutoff:
             continue
-        done += await _retire_one(conn, part.partition_name)
+        await _roll_up(conn, part)
+        await _detach(conn, part.partition_name)
+    done: list[PartitionRetired] = []
+    for detached in await fetch_all(conn, "maintenance_detached", {}, Partition):
+        params = {"partition_name": detached.partition_name}
+        async with transaction(conn):
+            done += await fetch_all(conn, "maintenance_drop_detached", params, PartitionRetired)
     return done
 
 
-async def _retire_one(conn: AsyncConnection[Any], name: str) -> list[PartitionRetired]:
-    """One partition retired; its DETACH waits at most LOCK_TIMEOUT for its lock
-    (writers queue behind a waiting DETACH), and is tried again after a pause."""
+async def _roll_up(conn: AsyncConnection[Any], part: Partition) -> None:
+    params = {"range_start": part.range_start, "range_end": part.range_end}
+    async with transaction(conn):
+        await fetch_int(conn, "maintenance_roll_up", params)
+
+
+async def _detach(conn: AsyncConnection[Any], name: str) -> None:
+    """Detach one partition; its DETACH waits at most LOCK_TIMEOUT for its lock."""
     timeout = f"{int(LOCK_TIMEOUT.total_seconds() * 1000)}ms"
     for attempt in range(1, LOCK_ATTEMPTS + 1):
         try:
             async with transaction(conn):
                 await fetch_value(conn, "maintenance_lock_timeout", {"timeout": timeout})
-                return await fetch_all(
-                    conn, "maintenance_retire_partition", {"partition_name": name}, PartitionRetired
+                await fetch_all(
+                    conn, "maintenance_detach_partition", {"partition_name": name}, Partition
                 )
+                return
         except TransientConflict:
             if attempt == LOCK_ATTEMPTS:
                 raise TransientConflict(
@@ -125,7 +143,6 @@ async def _retire_one(conn: AsyncConnection[Any], name: str) -> list[PartitionRe
                     "maintain again once it has ended."
                 ) from None
             await asyncio.sleep(LOCK_TIMEOUT.total_seconds() * attempt)
-    return []  # not reached: the last attempt returns or raises
 
 
 async def run(

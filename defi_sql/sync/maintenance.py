@@ -13,8 +13,8 @@ transaction of its own, on a connection of the schema's owner:
 4. with a ``retention``: every partition of ``positions`` that ends before
    ``now - retention`` rolled up into ``positions_daily`` (first, last and
    lowest health factor and the last USD values, per user, protocol, chain
-   and UTC day), detached and dropped, one partition per transaction
-   (:func:`retire`). Without one (the default) no snapshot is ever removed.
+   and UTC day), detached and dropped (:func:`retire`). Without one (the
+   default) no snapshot is ever removed.
 
 Its report also says what still waits in the default partition: snapshots
 dated beyond every partition made, which the partition of their range takes
@@ -40,7 +40,7 @@ from defi_sql import validate
 from defi_sql.errors import QueryError, TransientConflict
 from defi_sql.models import Partition, PartitionMade, PartitionRetired, Waiting
 from defi_sql.sync import events, signals
-from defi_sql.sync._execute import fetch_all, fetch_one, fetch_value, transaction
+from defi_sql.sync._execute import fetch_all, fetch_int, fetch_one, fetch_value, transaction
 
 __all__ = ["Maintained", "Width", "make_partitions", "partitions", "retire", "run", "waiting"]
 
@@ -93,32 +93,48 @@ def waiting(conn: Connection[Any]) -> Waiting:
 
 def retire(conn: Connection[Any], *, retention: timedelta) -> list[PartitionRetired]:
     """Retention: every partition of ``positions`` that ends before ``now - retention``
-    rolled up, detached and dropped, each in a transaction of its own (see the module).
+    rolled up, detached and dropped (see the module).
 
-    A partition that still holds a snapshot newer than that (it ends later) is
-    kept whole: nothing the retention setting keeps is ever removed.
+    Three steps per partition, each in a transaction of its own: the roll-up
+    while writers go on; the DETACH, which waits at most ``LOCK_TIMEOUT`` for
+    its lock (writers queue behind a waiting DETACH) and is tried again after
+    a pause, and redoes nothing else; the roll-up of the detached table, where
+    no writer reaches any more (a snapshot written late into its range in
+    between is counted), and its DROP. A partition that still holds a
+    snapshot newer than the cutoff (it ends later) is kept whole: nothing the
+    retention setting keeps is ever removed. A detached partition that a run
+    stopped before dropping is finished by the next.
     """
     keep = validate.duration(retention, "retention", maximum=timedelta(days=36600))
     cutoff = datetime.now(UTC) - keep
-    done: list[PartitionRetired] = []
     for part in partitions(conn):
         if part.is_default or part.range_end is None or part.range_end > cutoff:
             continue
-        done += _retire_one(conn, part.partition_name)
+        _roll_up(conn, part)
+        _detach(conn, part.partition_name)
+    done: list[PartitionRetired] = []
+    for detached in fetch_all(conn, "maintenance_detached", {}, Partition):
+        params = {"partition_name": detached.partition_name}
+        with transaction(conn):
+            done += fetch_all(conn, "maintenance_drop_detached", params, PartitionRetired)
     return done
 
 
-def _retire_one(conn: Connection[Any], name: str) -> list[PartitionRetired]:
-    """One partition retired; its DETACH waits at most LOCK_TIMEOUT for its lock
-    (writers queue behind a waiting DETACH), and is tried again after a pause."""
+def _roll_up(conn: Connection[Any], part: Partition) -> None:
+    params = {"range_start": part.range_start, "range_end": part.range_end}
+    with transaction(conn):
+        fetch_int(conn, "maintenance_roll_up", params)
+
+
+def _detach(conn: Connection[Any], name: str) -> None:
+    """Detach one partition; its DETACH waits at most LOCK_TIMEOUT for its lock."""
     timeout = f"{int(LOCK_TIMEOUT.total_seconds() * 1000)}ms"
     for attempt in range(1, LOCK_ATTEMPTS + 1):
         try:
             with transaction(conn):
                 fetch_value(conn, "maintenance_lock_timeout", {"timeout": timeout})
-                return fetch_all(
-                    conn, "maintenance_retire_partition", {"partition_name": name}, PartitionRetired
-                )
+                fetch_all(conn, "maintenance_detach_partition", {"partition_name": name}, Partition)
+                return
         except TransientConflict:
             if attempt == LOCK_ATTEMPTS:
                 raise TransientConflict(
@@ -127,7 +143,6 @@ def _retire_one(conn: Connection[Any], name: str) -> list[PartitionRetired]:
                     "maintain again once it has ended."
                 ) from None
             time.sleep(LOCK_TIMEOUT.total_seconds() * attempt)
-    return []  # not reached: the last attempt returns or raises
 
 
 def run(

@@ -6,14 +6,24 @@
 -- collateral and debt value in USD (the sum of the assets' valueUSD).
 -- "First" and "last" follow the rule of sql/queries/positions.sql: by
 -- snapshot_at, then write_seq (NULLS first), then id.
---   positions_roll_up(range_start, range_end)
+--   positions_roll_up(range_start, range_end, source)
 --                          rolls up the snapshots of [range_start, range_end)
---                          (NULL: unbounded), replacing the days it covers:
---                          run twice, it writes the same rows;
---   positions_retire_partition(name)
---                          rolls up one partition, detaches it, reads the
---                          latest snapshots it held again (positions_latest),
---                          and drops it; nothing when it is gone already.
+--                          (NULL: unbounded) of positions, or of a detached
+--                          partition, replacing the days it covers: run
+--                          twice, it writes the same rows;
+--   positions_detach_partition(name)
+--                          detaches one partition and reads the latest
+--                          snapshots it held again (positions_latest): the
+--                          only step under an ACCESS EXCLUSIVE lock, and a
+--                          short one (no row is read but the read model's);
+--   positions_drop_detached(name)
+--                          rolls up a detached partition, which no writer
+--                          reaches any more, and drops it;
+--   positions_detached()   the detached partitions waiting for that (a run
+--                          that stopped between the two steps left them).
+-- Retention (defi_sql maintenance.retire) rolls a partition up while writers
+-- go on, detaches it, then rolls it up again from the detached table (a
+-- snapshot written late into its range in between is counted) and drops it.
 -- Partitions are whole UTC days, so a day is never split between two.
 -- depends: 0046.create-function-positions-make-partitions
 
@@ -64,7 +74,8 @@ RETURN (SELECT coalesce(sum(json_decimal(asset -> 'valueUSD')), 0)
 COMMENT ON FUNCTION positions_usd(jsonb) IS
     'The sum of valueUSD (json_decimal) over a list of assets (positions.collateral or debt); 0 for an empty or malformed list.';
 
-CREATE FUNCTION positions_roll_up(range_start timestamptz, range_end timestamptz)
+CREATE FUNCTION positions_roll_up(range_start timestamptz, range_end timestamptz,
+                                  source regclass DEFAULT 'positions')
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public
@@ -72,77 +83,112 @@ AS $$
 DECLARE
     days bigint;
 BEGIN
-    INSERT INTO positions_daily AS d
-           (user_id, protocol, chain_id, day, snapshots, first_health_factor,
-            last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
-            first_snapshot_at, last_snapshot_at)
-    SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
-           (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
-           (array_agg(health_factor
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           min(health_factor),
-           (array_agg(positions_usd(collateral)
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           (array_agg(positions_usd(debt)
-                      ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-           min(snapshot_at), max(snapshot_at)
-      FROM positions
-     WHERE snapshot_at >= coalesce(range_start, '-infinity')
-       AND snapshot_at < coalesce(range_end, 'infinity')
-     GROUP BY 1, 2, 3, 4
-        ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
-       SET snapshots = excluded.snapshots,
-           first_health_factor = excluded.first_health_factor,
-           last_health_factor = excluded.last_health_factor,
-           min_health_factor = excluded.min_health_factor,
-           last_collateral_usd = excluded.last_collateral_usd,
-           last_debt_usd = excluded.last_debt_usd,
-           first_snapshot_at = excluded.first_snapshot_at,
-           last_snapshot_at = excluded.last_snapshot_at;
+    EXECUTE format($sql$
+        INSERT INTO positions_daily AS d
+               (user_id, protocol, chain_id, day, snapshots, first_health_factor,
+                last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
+                first_snapshot_at, last_snapshot_at)
+        SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
+               (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
+               (array_agg(health_factor
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               min(health_factor),
+               (array_agg(positions_usd(collateral)
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               (array_agg(positions_usd(debt)
+                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
+               min(snapshot_at), max(snapshot_at)
+          FROM %s
+         WHERE snapshot_at >= %L AND snapshot_at < %L
+         GROUP BY 1, 2, 3, 4
+            ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
+           SET snapshots = excluded.snapshots,
+               first_health_factor = excluded.first_health_factor,
+               last_health_factor = excluded.last_health_factor,
+               min_health_factor = excluded.min_health_factor,
+               last_collateral_usd = excluded.last_collateral_usd,
+               last_debt_usd = excluded.last_debt_usd,
+               first_snapshot_at = excluded.first_snapshot_at,
+               last_snapshot_at = excluded.last_snapshot_at
+        $sql$, source, coalesce(range_start, '-infinity'), coalesce(range_end, 'infinity'));
     GET DIAGNOSTICS days = ROW_COUNT;
     RETURN days;
 END;
 $$;
 
-COMMENT ON FUNCTION positions_roll_up(timestamptz, timestamptz) IS
-    'Rolls up the snapshots of [range_start, range_end) (NULL: unbounded) into positions_daily, replacing the days it covers; returns how many (user, protocol, chain, day) rows it wrote.';
+COMMENT ON FUNCTION positions_roll_up(timestamptz, timestamptz, regclass) IS
+    'Rolls up the snapshots of [range_start, range_end) (NULL: unbounded) of source (positions, or a detached partition of it) into positions_daily, replacing the days it covers; returns how many (user, protocol, chain, day) rows it wrote.';
 
-CREATE FUNCTION positions_retire_partition(name text)
-RETURNS TABLE (partition_name text, snapshots bigint, days bigint)
+CREATE FUNCTION positions_detach_partition(name text)
+RETURNS TABLE (partition_name text, range_start timestamptz, range_end timestamptz)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public
 AS $$
-DECLARE
-    gone record;
 BEGIN
     PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
-    SELECT p.range_start, p.range_end INTO gone
+    SELECT p.range_start, p.range_end INTO range_start, range_end
       FROM positions_partitions() AS p
      WHERE p.partition_name = name AND NOT p.is_default;
     IF NOT FOUND THEN
-        RETURN;  -- retired already (or never there)
+        RETURN;  -- detached already (or never there)
     END IF;
-    IF gone.range_end IS NULL THEN
+    IF range_end IS NULL THEN
         RAISE EXCEPTION 'partition % has no end: retention never drops it', name
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     partition_name := name;
-    EXECUTE format('SELECT count(*) FROM partitions.%I', name) INTO snapshots;
-    days := positions_roll_up(gone.range_start, gone.range_end);
     EXECUTE format('ALTER TABLE positions DETACH PARTITION partitions.%I', name);
     -- the latest snapshots it held: read again from what is left
     PERFORM positions_latest_refresh(array_agg(l.user_id), array_agg(l.protocol),
                                      array_agg(l.chain_id))
        FROM positions_latest AS l
-      WHERE l.snapshot_at >= coalesce(gone.range_start, '-infinity')
-        AND l.snapshot_at < gone.range_end;
+      WHERE l.snapshot_at >= coalesce(range_start, '-infinity')
+        AND l.snapshot_at < range_end;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION positions_detach_partition(text) IS
+    'Retention, second step: detaches a partition of positions and reads the latest snapshots it held again from the rest (positions_latest_refresh). Nothing when it is detached already. Under the maintenance lock (advisory 0x646566690006).';
+
+CREATE FUNCTION positions_detached()
+RETURNS SETOF text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, public
+AS $$
+    SELECT c.relname::text
+      FROM pg_class AS c
+     WHERE c.relnamespace = 'partitions'::regnamespace
+       AND c.relkind = 'r'
+       AND starts_with(c.relname, 'positions_')
+       AND NOT c.relispartition
+     ORDER BY 1;
+$$;
+
+COMMENT ON FUNCTION positions_detached() IS
+    'The tables of the schema partitions named positions_* that are no partition of positions: detached by retention, waiting for positions_drop_detached.';
+
+CREATE FUNCTION positions_drop_detached(name text)
+RETURNS TABLE (partition_name text, snapshots bigint, days bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(x'646566690006'::bigint);
+    IF name NOT IN (SELECT positions_detached()) THEN
+        RETURN;  -- dropped already, or still a partition
+    END IF;
+    partition_name := name;
+    EXECUTE format('SELECT count(*) FROM partitions.%I', name) INTO snapshots;
+    days := positions_roll_up(NULL, NULL, format('partitions.%I', name)::regclass);
     EXECUTE format('DROP TABLE partitions.%I', name);
     RETURN NEXT;
 END;
 $$;
 
-COMMENT ON FUNCTION positions_retire_partition(text) IS
-    'Retention of one partition of positions: rolls it up (positions_roll_up), detaches it, reads the latest snapshots it held again from the rest (positions_latest_refresh), drops it. Returns the partition, its snapshots and the days written; nothing when it is gone already. Under the maintenance lock (advisory 0x646566690006).';
+COMMENT ON FUNCTION positions_drop_detached(text) IS
+    'Retention, last step: rolls up every snapshot of a detached partition (no writer reaches it any more) and drops it. Returns it, its snapshots and the days written; nothing when it is gone already.';
 
-REVOKE EXECUTE ON FUNCTION positions_roll_up(timestamptz, timestamptz),
-    positions_retire_partition(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION positions_roll_up(timestamptz, timestamptz, regclass),
+    positions_detach_partition(text), positions_drop_detached(text) FROM PUBLIC;

@@ -26,14 +26,39 @@ SELECT partition_name, range_start, range_end, moved
 SELECT count(*) AS snapshots, min(snapshot_at) AS earliest, max(snapshot_at) AS latest
   FROM partitions.positions_default;
 
--- name: maintenance_retire_partition(partition_name)
--- Retention of one partition (positions_retire_partition, 0047): rolled up
--- into positions_daily, detached, its latest snapshots read again, dropped.
--- No row when it is gone already.
+-- name: maintenance_roll_up(range_start, range_end)$
+-- Retention, first step: the snapshots of a partition's range rolled up into
+-- positions_daily while writers go on (positions_roll_up, 0047); how many days.
+-- returns: int
+-- not null: positions_roll_up
+SELECT positions_roll_up(:range_start, :range_end);
+
+-- name: maintenance_detach_partition(partition_name)
+-- Retention, second step: the partition detached and the latest snapshots it
+-- held read again (positions_detach_partition, 0047). No row when it is
+-- detached already.
+-- returns: Partition
+-- not null: partition_name
+SELECT partition_name, false AS is_default, range_start, range_end
+  FROM positions_detach_partition(:partition_name);
+
+-- name: maintenance_detached()
+-- The detached partitions waiting to be rolled up and dropped
+-- (positions_detached, 0047); a detached table has no range any more.
+-- returns: Partition
+-- not null: partition_name, is_default
+SELECT name AS partition_name, false AS is_default,
+       NULL::timestamptz AS range_start, NULL::timestamptz AS range_end
+  FROM positions_detached() AS name;
+
+-- name: maintenance_drop_detached(partition_name)
+-- Retention, last step: a detached partition rolled up again (a snapshot
+-- written late into its range counted too) and dropped
+-- (positions_drop_detached, 0047). No row when it is gone already.
 -- returns: PartitionRetired
 -- not null: partition_name, snapshots, days
 SELECT partition_name, snapshots, days
-  FROM positions_retire_partition(:partition_name);
+  FROM positions_drop_detached(:partition_name);
 
 -- name: maintenance_lock_timeout(timeout)$
 -- How long a maintenance step waits for a lock, for the rest of its
