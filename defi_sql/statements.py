@@ -79,6 +79,19 @@ class Statement:
         )
 
     @property
+    def replica(self) -> bool:
+        """Whether its doc declares that a streaming replica may serve it:
+        ``replica: ok`` (``defi-sql check`` proves such a query writes nothing)."""
+        return bool(_REPLICA.search(self.doc))
+
+    @property
+    def multi_shard(self) -> str | None:
+        """Why it reads or writes across users on purpose, where its doc says so:
+        ``shards: multi, <why>`` (the reason), else None. See docs/scale-out.md."""
+        found = _SHARDS.search(self.doc)
+        return found.group(1) if found else None
+
+    @property
     def body_line(self) -> int:
         """The file line where its SQL starts (after the name and doc lines)."""
         return self.line + 1 + len(self.doc.splitlines()) if self.doc else self.line + 1
@@ -87,6 +100,8 @@ class Statement:
 _RETURNS = re.compile(r"^returns:\s*([\w.]+)(\s*\|\s*None)?\s*$", re.MULTILINE)
 _ROWS = re.compile(r"^(one|at most one) row:\s*\S.*$", re.MULTILINE)
 _NOT_NULL = re.compile(r"^not null:\s*(.+?)\s*$", re.MULTILINE)
+_REPLICA = re.compile(r"^replica:\s*ok\b", re.MULTILINE)
+_SHARDS = re.compile(r"^shards:\s*multi\s*,\s*(\S.*?)\s*$", re.MULTILINE)
 
 
 def _line_of(text: str, name: str) -> int:
