@@ -729,19 +729,22 @@ BEGIN
                (user_id, protocol, chain_id, day, snapshots, first_health_factor,
                 last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
                 first_snapshot_at, last_snapshot_at)
-        SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date, count(*),
-               (array_agg(health_factor ORDER BY snapshot_at, write_seq NULLS FIRST, id))[1],
-               (array_agg(health_factor
-                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-               min(health_factor),
-               (array_agg(positions_usd(collateral)
-                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-               (array_agg(positions_usd(debt)
-                          ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC))[1],
-               min(snapshot_at), max(snapshot_at)
-          FROM %s
-         WHERE snapshot_at >= %L AND snapshot_at < %L
-         GROUP BY 1, 2, 3, 4
+        SELECT user_id, protocol, chain_id, day, snapshots, health_factors[snapshots],
+               health_factors[1], min_health_factor, positions_usd(last_collateral),
+               positions_usd(last_debt), first_snapshot_at, last_snapshot_at
+          FROM (SELECT user_id, protocol, chain_id, (snapshot_at AT TIME ZONE 'UTC')::date AS day,
+                       count(*) AS snapshots,
+                       array_agg(health_factor ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST,
+                                                        id DESC) AS health_factors,
+                       min(health_factor) AS min_health_factor,
+                       (array_agg(collateral ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST,
+                                                      id DESC))[1] AS last_collateral,
+                       (array_agg(debt ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST,
+                                                id DESC))[1] AS last_debt,
+                       min(snapshot_at) AS first_snapshot_at, max(snapshot_at) AS last_snapshot_at
+                  FROM %s
+                 WHERE snapshot_at >= %L AND snapshot_at < %L
+                 GROUP BY 1, 2, 3, 4) AS g
             ON CONFLICT (user_id, protocol, chain_id, day) DO UPDATE
            SET snapshots = excluded.snapshots,
                first_health_factor = excluded.first_health_factor,

@@ -221,3 +221,34 @@ def test_a_run_stopped_after_the_detach_is_finished_by_the_next(
     assert [(r.partition_name, r.snapshots, r.days) for r in retired] == [(name, 1, 1)]
     assert db.execute("SELECT positions_detached()").fetchall() == []
     assert db.execute("SELECT to_regclass(%s)", (f"partitions.{name}",)).fetchone() == (None,)
+
+
+def test_ties_on_snapshot_at_are_broken_as_latest_breaks_them(
+    db: psycopg.Connection[Any],
+) -> None:
+    """Two snapshots at the day's first moment and two at its last, each pair written
+    by separate statements: the rollup's first and last are the ones positions.sql's
+    order (snapshot_at, then write order) puts first and last, read before retiring."""
+    partitioned_for_a_year(db)
+    owner = user(db, 3)
+    day = START + timedelta(days=4, hours=1)
+    for hf, usd, at in [
+        ("1.40", "10", day),
+        ("1.30", "20", day),  # same moment, written later: after 1.40
+        ("1.90", "30", day + timedelta(hours=3)),
+        ("1.80", "40", day + timedelta(hours=3)),  # the day's last
+    ]:
+        sync.positions.ingest(db, [snap(owner, at, hf, usd)])
+    ordered = sync.positions.list_for_user(db, owner)  # newest first, by the same rule
+    assert [p.health_factor for p in ordered] == [
+        Decimal(x) for x in ("1.80", "1.90", "1.30", "1.40")
+    ]
+    retention = NOW - month_after(START) - timedelta(days=1)
+    assert [r.snapshots for r in sync.maintenance.retire(db, retention=retention)] == [4]
+    (d,) = sync.positions.history(db, owner, START, START + timedelta(days=10)).days
+    assert (d.snapshots, d.first_health_factor, d.last_health_factor) == (
+        4,
+        ordered[-1].health_factor,
+        ordered[0].health_factor,
+    )
+    assert (d.min_health_factor, d.last_collateral_usd) == (Decimal("1.30"), Decimal("40.5"))
