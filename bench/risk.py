@@ -259,25 +259,28 @@ def _measure_size(
 
 
 def _server_times(url: str, budget: Budget) -> dict[str, float]:
-    """Each query's and baseline's server execution time, p50 (ms); interleaved."""
+    """Each query's, baseline's and the pass's server execution time, p50 (ms); interleaved."""
     runs: dict[str, Callable[[], int]] = {}
     times: dict[str, list[float]] = {}
-    with psycopg.connect(url, autocommit=True) as conn:
 
-        def timed(label: str, sql: str, params: dict[str, Any]) -> int:
-            times.setdefault(label, []).append(_server_ms(conn, sql, params))
-            return 1
+    def timed(conn: psycopg.Connection[Any], label: str, sql: str, params: dict[str, Any]) -> int:
+        times.setdefault(label, []).append(_server_ms(conn, sql, params))
+        return 1
 
+    with psycopg.connect(url, autocommit=True) as conn, _pass_connection(url) as pass_conn:
         for tick in TICKS:
             try:
                 runs[tick.label] = functools.partial(
-                    timed, tick.label, statement(tick.query).sql, tick.params
+                    timed, conn, tick.label, statement(tick.query).sql, tick.params
                 )
             except ConfigError as exc:  # the API runs another statement now
                 print(f"{tick.label}: no server time ({exc})")
             runs[_pre(tick.label)] = functools.partial(
-                timed, _pre(tick.label), bench_sql(tick.baseline), tick.params
+                timed, conn, _pre(tick.label), bench_sql(tick.baseline), tick.params
             )
+        runs[PASS] = functools.partial(
+            timed, pass_conn, PASS, bench_sql("risk_one_pass_over_users"), {}
+        )
         interleaved(list(runs.values()), budget, warm_up=False, rotate=1)
     return {label: sorted(t)[len(t) // 2] for label, t in times.items()}
 
@@ -522,9 +525,13 @@ def _report_main(at: AtSize) -> list[Result]:
     rows_out = []
     for tick in TICKS:
         new, old = at.samples[tick.label], at.samples[_pre(tick.label)]
-        passes = new.p50 / one_pass.p50
-        speedup = old.p50 / new.p50
-        server = at.server_ms.get(tick.label)
+        api_passes = new.p50 / one_pass.p50
+        api_speedup = old.p50 / new.p50
+        # the targets are the server's (#11: "server passes"): execution times by
+        # EXPLAIN ANALYZE, the pass's too; the API's figures add the rows' decoding
+        server, server_pass = at.server_ms[tick.label], at.server_ms[PASS]
+        passes = server / server_pass
+        speedup = at.server_ms[_pre(tick.label)] / server
         extra = {
             "role": "main",
             "query": tick.label,
@@ -537,6 +544,9 @@ def _report_main(at: AtSize) -> list[Result]:
             "baseline_server_ms": at.server_ms.get(_pre(tick.label)),
             "passes": passes,
             "speedup": speedup,
+            "api_passes": api_passes,
+            "api_speedup": api_speedup,
+            "pass_server_ms": server_pass,
             "same_answer": at.same[tick.label],
             "repetitions": len(new.seconds),
         }
@@ -555,10 +565,12 @@ def _report_main(at: AtSize) -> list[Result]:
                 f"{tick.label} (`{tick.api}`)",
                 f"{new.result_rows:,.0f}",
                 _ms(new.p50),
-                "" if server is None else _ms(server / 1000),
+                _ms(server / 1000),
+                f"{api_passes:,.1f}",
                 f"{passes:,.1f}",
                 "met" if passes <= PASSES_TARGET else "MISSED",
-                _ms(old.p50),
+                f"{_ms(old.p50)} / {_ms(at.server_ms[_pre(tick.label)] / 1000)}",
+                f"{api_speedup:.2f}x",
                 f"{speedup:.2f}x",
                 "met" if speedup >= SPEEDUP_TARGET else "MISSED",
                 "yes" if at.same[tick.label] else "**NO**",
@@ -569,8 +581,10 @@ def _report_main(at: AtSize) -> list[Result]:
             f"{PASS} (sequential scan, one row)",
             "1",
             _ms(one_pass.p50),
-            "",
+            _ms(at.server_ms[PASS] / 1000),
             "1.0",
+            "1.0",
+            "",
             "",
             "",
             "",
@@ -584,17 +598,19 @@ def _report_main(at: AtSize) -> list[Result]:
         [
             "query (public sync API)",
             "rows",
-            "p50",
+            "API p50",
             "server",
-            "passes over the users",
-            f"≤ {PASSES_TARGET:g} passes",
-            "pre-#11 p50",
-            "speed-up",
-            f"≥ {SPEEDUP_TARGET:g}x",
+            "API passes",
+            "server passes",
+            f"≤ {PASSES_TARGET:g} server passes",
+            "pre-#11 API / server",
+            "API speed-up",
+            "server speed-up",
+            f"≥ {SPEEDUP_TARGET:g}x (server)",
             "same rows as pre-#11",
         ],
         rows_out,
-        "lrrrrlrrll",
+        "lrrrrrlrrrll",
     )
     return results
 

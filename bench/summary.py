@@ -346,7 +346,7 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, at-risk users: p50 in passes over the users (20k users)",
+        "every tick, at-risk users: server passes over the users (20k users)",
         risk("main", "at-risk users", "passes"),
         "",
         "≤ 20",
@@ -355,7 +355,7 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, at-risk users: faster than the pre-#11 query (20k users)",
+        "every tick, at-risk users: server speed-up over pre-#11 (20k users)",
         risk("main", "at-risk users", "speedup"),
         "x",
         "≥ 10x",
@@ -363,7 +363,15 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, due intents: p50 in passes over the users (20k users)",
+        "every tick, at-risk users: API speed-up over pre-#11 (20k users)",
+        risk("main", "at-risk users", "api_speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick, due intents: server passes over the users (20k users)",
         risk("main", "due intents", "passes"),
         "",
         "≤ 20",
@@ -372,7 +380,7 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, due intents: faster than the pre-#11 query (20k users)",
+        "every tick, due intents: server speed-up over pre-#11 (20k users)",
         risk("main", "due intents", "speedup"),
         "x",
         "≥ 10x",
@@ -380,7 +388,15 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, latest per user (all users): p50 in passes over the users (20k users)",
+        "every tick, due intents: API speed-up over pre-#11 (20k users)",
+        risk("main", "due intents", "api_speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick, latest per user (all users): server passes over the users (20k users)",
         risk("main", "latest per user (all users)", "passes"),
         "",
         "≤ 20",
@@ -389,8 +405,16 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, latest per user (all users): faster than the pre-#11 query (20k users)",
+        "every tick, latest per user (all users): server speed-up over pre-#11 (20k users)",
         risk("main", "latest per user (all users)", "speedup"),
+        "x",
+        "≥ 10x",
+        lambda v: v >= 10,
+    ),
+    Headline(
+        "risk",
+        "every tick, latest per user (all users): API speed-up over pre-#11 (20k users)",
+        risk("main", "latest per user (all users)", "api_speedup"),
         "x",
         "≥ 10x",
         lambda v: v >= 10,
