@@ -405,22 +405,6 @@ HEADLINES: list[Headline] = [
     ),
     Headline(
         "risk",
-        "every tick, latest per user (all users): server speed-up over pre-#11 (20k users)",
-        risk("main", "latest per user (all users)", "speedup"),
-        "x",
-        "≥ 10x",
-        lambda v: v >= 10,
-    ),
-    Headline(
-        "risk",
-        "every tick, latest per user (all users): API speed-up over pre-#11 (20k users)",
-        risk("main", "latest per user (all users)", "api_speedup"),
-        "x",
-        "≥ 10x",
-        lambda v: v >= 10,
-    ),
-    Headline(
-        "risk",
         "every tick: answers that differ from the pre-#11 queries' (every size and depth)",
         risk("answers", "every tick", "differ"),
         "",
