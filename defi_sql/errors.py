@@ -22,6 +22,7 @@ callers that only know Python's own exceptions still catch it::
           +-- InvalidInput (ValueError)     rejected before any write
           +-- NotAllowed (PermissionError)  the database role may not do this
           +-- QueryCanceled (TimeoutError)  statement_timeout or a cancel; the connection is fine
+          +-- NotReplicaSafe (PermissionError)  not declared `replica: ok`, run in a router's read
           +-- Conflict                      a constraint refused the write (its name)
                +-- ConcurrencyConflict      another writer got there first; retry
                     +-- TransientConflict   the server gave up on it; rerun the whole unit
@@ -46,6 +47,7 @@ __all__ = [
     "MigrationLocked",
     "NotAllowed",
     "NotFound",
+    "NotReplicaSafe",
     "QueryCanceled",
     "QueryError",
     "Refused",
@@ -167,6 +169,15 @@ class QueryCanceled(QueryError, TimeoutError):
     Unlike :class:`DatabaseUnavailable` it is not a connection problem, and
     :func:`defi_sql.sync.run_transaction` does not retry it: the same work
     would most likely run as long again.
+    """
+
+
+class NotReplicaSafe(QueryError, PermissionError):
+    """A query whose doc does not declare ``replica: ok`` was run on a connection lent
+    by a router's ``read()`` (:mod:`defi_sql.aio.router`); nothing was run.
+
+    Refused on every such connection, the primary's too when a read falls back to it,
+    so that a missing declaration fails in the first test, not only under load.
     """
 
 

@@ -5,6 +5,11 @@ Every function takes a psycopg connection, runs one statement of
 Writes run inside ``conn.transaction()``: a transaction of their own on an
 autocommit connection, a savepoint inside the caller's transaction, so a
 refused write never leaves the caller's transaction aborted.
+
+A connection lent by a router's ``read()`` (:mod:`defi_sql.aio.router`) runs
+only the queries whose doc declares ``replica: ok``; any other is refused here
+(:func:`_sql`) before it reaches the server. The mark is on the loan, not on
+the server: a read that fell back to the primary is refused the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
+from weakref import WeakSet
 
 import msgspec
 import psycopg
@@ -21,7 +27,7 @@ from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput, UnreadableRow
+from defi_sql.errors import InvalidInput, NotReplicaSafe, UnreadableRow
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -34,6 +40,7 @@ __all__ = [
     "fetch_int",
     "fetch_one",
     "fetch_value",
+    "replica_reads",
     "stream",
     "transaction",
     "write_all",
@@ -46,6 +53,8 @@ _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
 #: The other API, for the message of :func:`_checked` (names the generator leaves alone).
 _TWIN = {"aio": "sync", "sync": "aio"}
+#: The connections lent by a router's read() right now: only ``replica: ok`` queries run on them.
+_REPLICA_READS: WeakSet[AsyncConnection[Any]] = WeakSet()
 
 
 def _checked(conn: AsyncConnection[Any]) -> AsyncConnection[Any]:
@@ -65,6 +74,33 @@ def _checked(conn: AsyncConnection[Any]) -> AsyncConnection[Any]:
         f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as "
         "the first argument."
     )
+
+
+@contextmanager
+def replica_reads(conn: AsyncConnection[Any]) -> Iterator[None]:
+    """While inside, ``conn`` runs only the queries declared ``replica: ok`` (a router's
+    read lends it so)."""
+    _REPLICA_READS.add(conn)
+    try:
+        yield
+    finally:
+        _REPLICA_READS.discard(conn)
+
+
+def _sql(conn: AsyncConnection[Any], name: str) -> str:
+    """The SQL of query ``name``, unless ``conn`` is lent for replica reads and the
+    query does not declare ``replica: ok``.
+
+    Cheap on every call: no router, an empty set; else one set look-up."""
+    found = statement(name)
+    if _REPLICA_READS and conn in _REPLICA_READS and not found.replica:
+        raise NotReplicaSafe(
+            f"query {name} ({found.where}) may not run on a connection from a router's "
+            "read(), since its doc does not declare `replica: ok`; run it inside the "
+            "session's write(), or add the line `replica: ok` to its doc if it only reads "
+            "and a replica's slightly older data will do."
+        )
+    return found.sql
 
 
 @contextmanager
@@ -116,7 +152,7 @@ async def fetch_one(
     with translated():
         async with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
-            await cur.execute(statement(name).sql, params)
+            await cur.execute(_sql(conn, name), params)
             return await cur.fetchone()
 
 
@@ -182,7 +218,7 @@ async def _rows(
             _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
         ):
             use_raw_json(cur.adapters)
-            await cur.execute(statement(name).sql, params)
+            await cur.execute(_sql(conn, name), params)
             with paused_gc():  # the rows are already here: building them is pure CPU
                 return await cur.fetchall()
 
@@ -191,7 +227,7 @@ async def fetch_value(conn: AsyncConnection[Any], name: str, params: Params) -> 
     """The first column of the first row of query ``name`` (None without rows)."""
     with translated():
         async with _checked(conn).cursor() as cur:
-            await cur.execute(statement(name).sql, params)
+            await cur.execute(_sql(conn, name), params)
             row = await cur.fetchone()
             return None if row is None else row[0]
 
@@ -206,7 +242,7 @@ async def fetch_int(conn: AsyncConnection[Any], name: str, params: Params) -> in
     """
     with translated():
         async with _checked(conn).cursor() as cur:
-            await cur.execute(statement(name).sql, params)
+            await cur.execute(_sql(conn, name), params)
             row = await cur.fetchone()
             column = cur.description[0].name if cur.description else "?column?"
     value = None if row is None else row[0]
@@ -230,7 +266,7 @@ async def execute(conn: AsyncConnection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
     with translated():
         async with _checked(conn).transaction(), conn.cursor() as cur:
-            await cur.execute(statement(name).sql, params)
+            await cur.execute(_sql(conn, name), params)
             return cur.rowcount
 
 
@@ -250,6 +286,6 @@ async def stream(
             async with cur:
                 use_raw_json(cur.adapters)
                 cur.itersize = batch
-                await cur.execute(statement(name).sql, params)
+                await cur.execute(_sql(conn, name), params)
                 async for row in cur:
                     yield row

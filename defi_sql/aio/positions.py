@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb, set_json_dumps
 from defi_sql import validate
 from defi_sql.aio._execute import (
     _checked,
+    _sql,
     fetch_all,
     fetch_batch,
     fetch_one,
@@ -28,7 +29,6 @@ from defi_sql.aio._execute import (
 from defi_sql.errors import InvalidInput
 from defi_sql.models import DailyPosition, History, NewPosition, Position, PositionAtRisk
 from defi_sql.rows import Batch, encode_json
-from defi_sql.statements import statement
 from defi_sql.translate import translate
 
 __all__ = [
@@ -104,7 +104,7 @@ async def ingest(conn: AsyncConnection[Any], snapshots: Iterable[NewPosition]) -
     try:
         async with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
-            async with cur.copy(statement("positions_ingest").sql) as copy:
+            async with cur.copy(_sql(conn, "positions_ingest")) as copy:
                 copy.set_types(list(_COPY_TYPES))
                 for snapshot in snapshots:
                     if not plain(snapshot):

@@ -6,6 +6,11 @@ Writes run inside ``conn.transaction()``: a transaction of their own on an
 autocommit connection, a savepoint inside the caller's transaction, so a
 refused write never leaves the caller's transaction aborted.
 
+A connection lent by a router's ``read()`` (:mod:`defi_sql.sync.router`) runs
+only the queries whose doc declares ``replica: ok``; any other is refused here
+(:func:`_sql`) before it reaches the server. The mark is on the loan, not on
+the server: a read that fell back to the primary is refused the same way.
+
 Generated from defi_sql/aio/_execute.py by tools/async_to_sync.py: do not edit.
 """
 
@@ -16,6 +21,7 @@ from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 from uuid import UUID
+from weakref import WeakSet
 
 import msgspec
 import psycopg
@@ -23,7 +29,7 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 
 from defi_sql import validate
-from defi_sql.errors import InvalidInput, UnreadableRow
+from defi_sql.errors import InvalidInput, NotReplicaSafe, UnreadableRow
 from defi_sql.rows import Batch, paused_gc, struct_row, use_raw_json
 from defi_sql.statements import statement
 from defi_sql.translate import translate
@@ -36,6 +42,7 @@ __all__ = [
     "fetch_int",
     "fetch_one",
     "fetch_value",
+    "replica_reads",
     "stream",
     "transaction",
     "write_all",
@@ -48,6 +55,8 @@ _cursor_numbers = itertools.count(1)
 Params = Mapping[str, Any]
 #: The other API, for the message of :func:`_checked` (names the generator leaves alone).
 _TWIN = {"aio": "sync", "sync": "aio"}
+#: The connections lent by a router's read() right now: only ``replica: ok`` queries run on them.
+_REPLICA_READS: WeakSet[Connection[Any]] = WeakSet()
 
 
 def _checked(conn: Connection[Any]) -> Connection[Any]:
@@ -67,6 +76,33 @@ def _checked(conn: Connection[Any]) -> Connection[Any]:
         f"{__package__} takes a {wanted}, not {type(conn).__name__}; pass a connection as "
         "the first argument."
     )
+
+
+@contextmanager
+def replica_reads(conn: Connection[Any]) -> Iterator[None]:
+    """While inside, ``conn`` runs only the queries declared ``replica: ok`` (a router's
+    read lends it so)."""
+    _REPLICA_READS.add(conn)
+    try:
+        yield
+    finally:
+        _REPLICA_READS.discard(conn)
+
+
+def _sql(conn: Connection[Any], name: str) -> str:
+    """The SQL of query ``name``, unless ``conn`` is lent for replica reads and the
+    query does not declare ``replica: ok``.
+
+    Cheap on every call: no router, an empty set; else one set look-up."""
+    found = statement(name)
+    if _REPLICA_READS and conn in _REPLICA_READS and not found.replica:
+        raise NotReplicaSafe(
+            f"query {name} ({found.where}) may not run on a connection from a router's "
+            "read(), since its doc does not declare `replica: ok`; run it inside the "
+            "session's write(), or add the line `replica: ok` to its doc if it only reads "
+            "and a replica's slightly older data will do."
+        )
+    return found.sql
 
 
 @contextmanager
@@ -116,7 +152,7 @@ def fetch_one(conn: Connection[Any], name: str, params: Params, cls: type[T]) ->
     with translated():
         with _checked(conn).cursor(row_factory=struct_row(cls, query=name)) as cur:
             use_raw_json(cur.adapters)
-            cur.execute(statement(name).sql, params)
+            cur.execute(_sql(conn, name), params)
             return cur.fetchone()
 
 
@@ -176,7 +212,7 @@ def _rows(
             _checked(conn).cursor(row_factory=struct_row(cls, lenient=lenient, query=name)) as cur,
         ):
             use_raw_json(cur.adapters)
-            cur.execute(statement(name).sql, params)
+            cur.execute(_sql(conn, name), params)
             with paused_gc():  # the rows are already here: building them is pure CPU
                 return cur.fetchall()
 
@@ -185,7 +221,7 @@ def fetch_value(conn: Connection[Any], name: str, params: Params) -> Any:
     """The first column of the first row of query ``name`` (None without rows)."""
     with translated():
         with _checked(conn).cursor() as cur:
-            cur.execute(statement(name).sql, params)
+            cur.execute(_sql(conn, name), params)
             row = cur.fetchone()
             return None if row is None else row[0]
 
@@ -200,7 +236,7 @@ def fetch_int(conn: Connection[Any], name: str, params: Params) -> int:
     """
     with translated():
         with _checked(conn).cursor() as cur:
-            cur.execute(statement(name).sql, params)
+            cur.execute(_sql(conn, name), params)
             row = cur.fetchone()
             column = cur.description[0].name if cur.description else "?column?"
     value = None if row is None else row[0]
@@ -224,7 +260,7 @@ def execute(conn: Connection[Any], name: str, params: Params) -> int:
     """Run query ``name``; return the number of rows it affected."""
     with translated():
         with _checked(conn).transaction(), conn.cursor() as cur:
-            cur.execute(statement(name).sql, params)
+            cur.execute(_sql(conn, name), params)
             return cur.rowcount
 
 
@@ -244,6 +280,6 @@ def stream(
             with cur:
                 use_raw_json(cur.adapters)
                 cur.itersize = batch
-                cur.execute(statement(name).sql, params)
+                cur.execute(_sql(conn, name), params)
                 for row in cur:
                     yield row

@@ -21,9 +21,9 @@ from defi_sql import validate
 from defi_sql.errors import InvalidInput
 from defi_sql.models import DailyPosition, History, NewPosition, Position, PositionAtRisk
 from defi_sql.rows import Batch, encode_json
-from defi_sql.statements import statement
 from defi_sql.sync._execute import (
     _checked,
+    _sql,
     fetch_all,
     fetch_batch,
     fetch_one,
@@ -107,7 +107,7 @@ def ingest(conn: Connection[Any], snapshots: Iterable[NewPosition]) -> int:
     try:
         with _checked(conn).transaction(), conn.cursor() as cur:
             set_json_dumps(_ENCODER.encode, context=cur)
-            with cur.copy(statement("positions_ingest").sql) as copy:
+            with cur.copy(_sql(conn, "positions_ingest")) as copy:
                 copy.set_types(list(_COPY_TYPES))
                 for snapshot in snapshots:
                     if not plain(snapshot):

@@ -11,6 +11,7 @@ RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated
 
 -- name: users_get(user_id)^
 -- One user by id.
+-- replica: ok
 -- returns: User
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
