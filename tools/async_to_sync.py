@@ -4,7 +4,8 @@ The async modules are the source; their sync twins are produced by rewriting
 the tokens of each file, the way psycopg keeps its two APIs identical:
 ``async def`` -> ``def``, ``await x`` -> ``x``, ``async with/for`` ->
 ``with/for``, ``AsyncConnection`` -> ``Connection``, ``AsyncGenerator[T,
-None]`` -> ``Generator[T, None, None]``, ``defi_sql.aio`` -> ``defi_sql.sync``.
+None]`` -> ``Generator[T, None, None]``, ``__aenter__``/``__aexit__`` ->
+``__enter__``/``__exit__``, ``defi_sql.aio`` -> ``defi_sql.sync``.
 Working on tokens, not on the syntax tree, keeps every comment and the layout
 (ruff formats the result). Docstrings, strings and comments are rewritten too
 (:func:`prose`): the sync twin speaks of itself as sync, of ``with``, not
@@ -39,6 +40,8 @@ RENAMES = {
     "aclosing": "closing",
     "AbstractAsyncContextManager": "AbstractContextManager",
     "asyncio": "time",  # for asyncio.sleep -> time.sleep, the only use of asyncio in aio/
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
 }
 
 _RENAMED = re.compile(

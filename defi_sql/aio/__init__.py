@@ -4,7 +4,9 @@ Every function takes a psycopg ``AsyncConnection`` (or one from an
 ``AsyncConnectionPool``) and has a sync twin of the same name and types in
 ``defi_sql.sync``. ``open_pool`` makes a pool that recovers from broken
 connections on its own, ``run_transaction`` runs a unit of work in one
-transaction and again when that is safe (see :mod:`defi_sql.aio.retry`).
+transaction and again when that is safe (see :mod:`defi_sql.aio.retry`),
+``open_router`` sends reads to streaming replicas that have replayed the
+caller's writes (see :mod:`defi_sql.aio.router`).
 """
 
 from defi_sql.aio import (
@@ -21,6 +23,7 @@ from defi_sql.aio import (
 from defi_sql.aio._execute import acting_as, transaction
 from defi_sql.aio.pool import open_pool
 from defi_sql.aio.retry import run_transaction
+from defi_sql.aio.router import open_router
 
 __all__ = [
     "acting_as",
@@ -29,6 +32,7 @@ __all__ = [
     "intents",
     "maintenance",
     "open_pool",
+    "open_router",
     "positions",
     "run_transaction",
     "signals",

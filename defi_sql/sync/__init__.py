@@ -4,7 +4,9 @@ Every function takes a psycopg ``Connection`` (or one from a
 ``ConnectionPool``) and has an async twin of the same name and types in
 ``defi_sql.aio``. ``open_pool`` makes a pool that recovers from broken
 connections on its own, ``run_transaction`` runs a unit of work in one
-transaction and again when that is safe (see :mod:`defi_sql.sync.retry`).
+transaction and again when that is safe (see :mod:`defi_sql.sync.retry`),
+``open_router`` sends reads to streaming replicas that have replayed the
+caller's writes (see :mod:`defi_sql.sync.router`).
 
 Generated from defi_sql/aio/__init__.py by tools/async_to_sync.py: do not edit.
 """
@@ -23,6 +25,7 @@ from defi_sql.sync import (
 from defi_sql.sync._execute import acting_as, transaction
 from defi_sql.sync.pool import open_pool
 from defi_sql.sync.retry import run_transaction
+from defi_sql.sync.router import open_router
 
 __all__ = [
     "acting_as",
@@ -31,6 +34,7 @@ __all__ = [
     "intents",
     "maintenance",
     "open_pool",
+    "open_router",
     "positions",
     "run_transaction",
     "signals",
