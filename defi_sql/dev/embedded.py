@@ -11,16 +11,20 @@ inside that folder, and is started on demand and left running between commands
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from defi_sql.connection import connect
-from defi_sql.errors import ConfigError, DatabaseUnavailable
+from defi_sql.errors import ConfigError, DatabaseUnavailable, first_line
 from defi_sql.paths import data_dir
 
 __all__ = [
@@ -28,12 +32,18 @@ __all__ = [
     "SUPPORTED_VERSIONS",
     "ServerStatus",
     "create_database",
+    "give_to_server",
     "pg_version",
+    "postmaster_info",
+    "prepare_folder",
     "psql_path",
     "restart",
+    "run_program",
+    "socket_dir_for",
     "start",
     "status",
     "stop",
+    "system_user",
 ]
 
 SUPPORTED_VERSIONS = (16, 18)
@@ -124,7 +134,7 @@ def create_database(admin_conninfo: str, database: str, *, template: str | None 
 def status(version: int | None = None, *, root: Path | None = None) -> ServerStatus:
     version = pg_version() if version is None else version
     pgdata = _pgdata(version, root)
-    info = _pgserver().postgres_server.PostmasterInfo.read_from_pgdata(pgdata)
+    info = postmaster_info(pgdata)
     running = bool(info is not None and info.is_running() and info.status == "ready")
     return ServerStatus(
         version=version,
@@ -151,15 +161,84 @@ def _pg_ctl(action: str, version: int | None, root: Path | None) -> bool:
     pgdata = _pgdata(version, root)
     if not status(version, root=root).running:
         return False
-    pgserver = _pgserver()
-    server = pgserver.get_server(pgdata, cleanup_mode=None, postgres_version=version, start=False)
-    pgserver.pgexec.pgexec(
-        "pg_ctl",
-        ("-w", "-D", str(pgdata), "-m", "fast", action),
-        bin_path=server.bin_path,
-        user=server.system_user,
-    )
+    done = run_program(version, "pg_ctl", ["-w", "-D", str(pgdata), "-m", "fast", action])
+    if done.returncode != 0:
+        raise DatabaseUnavailable(
+            f"pg_ctl {action} of the embedded PostgreSQL {version} in {pgdata} failed "
+            f"({first_line(done.stderr)}); see {pgdata / 'log'}."
+        )
     return True
+
+
+def postmaster_info(pgdata: Path) -> Any:
+    """What ``postmaster.pid`` of ``pgdata`` says (the wheel's ``PostmasterInfo``:
+    ``pid``, ``socket_dir``, ``status``, ``is_running()``, ``get_uri()``), or None."""
+    return _pgserver().postgres_server.PostmasterInfo.read_from_pgdata(pgdata)
+
+
+def socket_dir_for(pgdata: Path) -> Path:
+    """The folder a server of ``pgdata`` should listen in, as the wheel chooses it:
+    ``pgdata`` itself, or a shorter one when that path is too long for a unix socket."""
+    pgserver = _pgserver()
+    chosen = Path(
+        pgserver.utils.find_suitable_socket_dir(
+            pgdata, pgserver.postgres_server.PostgresServer.runtime_path
+        )
+    )
+    if chosen != pgdata and system_user() is not None:
+        pgserver.utils.ensure_prefix_permissions(chosen)
+        chosen.chmod(0o777)
+    return chosen
+
+
+def prepare_folder(path: Path) -> None:
+    """Make ``path`` a folder the server's system user can write in and reach."""
+    path.mkdir(parents=True, exist_ok=True)
+    user = system_user()
+    if user is not None:
+        _pgserver().utils.ensure_prefix_permissions(path)
+        shutil.chown(path, user, user)
+
+
+def give_to_server(path: Path) -> None:
+    """Make the server's system user the owner of ``path`` (a file written as root)."""
+    user = system_user()
+    if user is not None:
+        shutil.chown(path, user, user)
+
+
+def system_user() -> str | None:
+    """The system user the wheel's servers run as: ``pgserver`` when run as root
+    (PostgreSQL refuses to run as root; the wheel creates the user), else None."""
+    if os.geteuid() != 0:
+        return None
+    _pgserver().utils.ensure_user_exists("pgserver")
+    return "pgserver"
+
+
+def run_program(
+    version: int, program: str, args: list[str], *, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run a program of the wheel's PostgreSQL ``version`` (``pg_ctl``, ``pg_basebackup``)
+    as :func:`system_user`; its output comes back whatever its exit status.
+
+    Output goes through files, not pipes: a server that ``pg_ctl start`` leaves
+    running would hold a pipe open, and the wait for its end would never end.
+    """
+    binary = Path(_pgserver().utils.POSTGRES_VERSIONS[version]) / program
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        done = subprocess.run(
+            [str(binary), *args],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            user=system_user(),
+            timeout=timeout,
+            check=False,
+        )
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(done.args, done.returncode, stdout.read(), stderr.read())
 
 
 def psql_path(version: int | None = None) -> Path:
