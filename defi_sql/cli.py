@@ -29,7 +29,7 @@ from defi_sql.check import run_check
 from defi_sql.cli_maintain import add_maintain_arguments, cmd_maintain
 from defi_sql.config import environment_name, parse_url
 from defi_sql.connection import client_arguments, connect, scrub
-from defi_sql.dev import embedded
+from defi_sql.dev import embedded, replicas
 from defi_sql.dev.docs import schema_markdown
 from defi_sql.dev.dump import DUMP_VERSION, dump_schema, migrated_scratch_database
 from defi_sql.dev.lint import lint_migrations, manifest_path, update_manifest
@@ -316,6 +316,39 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replica(args: argparse.Namespace) -> int:
+    action: str = args.action
+    if args.delay is not None and action != "start":
+        raise ConfigError(
+            f"--delay is the replay delay of `replica start`, not of `replica {action}`; "
+            f"run `defi-sql replica start --delay {args.delay}`."
+        )
+    version = embedded.pg_version()
+    if action == "start":
+        name = args.name or replicas.DEFAULT_NAME
+        url = replicas.start(name, delay_ms=args.delay)
+        state = next(r for r in replicas.status(version) if r.name == name)
+        delay = f" (replay delayed {state.delay_ms} ms)" if state.delay_ms else ""
+        out(f"replica {name} of PostgreSQL {version} is running{delay}: {url}")
+    elif action == "stop":
+        stopped = replicas.stop(args.name)
+        for name in stopped:
+            out(f"stopped replica {name}")
+        if not stopped:
+            which = f"replica {args.name} is not" if args.name else "no replica is"
+            out(f"{which} running")
+    else:
+        states = replicas.status(version)
+        if not states:
+            out(f"no replica of PostgreSQL {version} (`defi-sql replica start` makes one)")
+        for state in states:
+            role = "streaming" if state.standby else "promoted, no longer streaming"
+            delay = f", replay delayed {state.delay_ms} ms" if state.delay_ms else ""
+            running = f"running (pid {state.pid}): {state.conninfo}" if state.running else "stopped"
+            out(f"{state.name} in {state.data_dir} ({role}{delay}): {running}")
+    return 0
+
+
 def _psql(target: Target) -> int:
     conninfo, env = client_arguments(target.conninfo)
     psql = str(embedded.psql_path())
@@ -429,6 +462,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("db", cmd_db, "manage the embedded PostgreSQL server")
     p.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
+
+    p = command(
+        "replica",
+        cmd_replica,
+        "manage streaming replicas of the embedded server (for development and tests)",
+    )
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "--name",
+        metavar="N",
+        help=f"which replica (start: {replicas.DEFAULT_NAME}; stop: every one)",
+    )
+    p.add_argument(
+        "--delay",
+        type=int,
+        metavar="MS",
+        help="start: replay each commit MS milliseconds after it (recovery_min_apply_delay)",
+    )
     return parser
 
 

@@ -27,7 +27,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from defi_sql.dev import embedded
+from defi_sql.dev import embedded, replicas
 from defi_sql.migrate import Migrator
 from defi_sql.paths import migrations_dir
 
@@ -38,10 +38,13 @@ TEMPLATE = "defi_sql_template"
 
 @dataclass(frozen=True)
 class Server:
-    """A running server and a conninfo for its maintenance database."""
+    """A running server and a conninfo for its maintenance database; an embedded one
+    also has its ``version`` and the ``root`` folder of its data (replicas go there too)."""
 
     name: str
     admin: str
+    version: int | None = None
+    root: Path | None = None
 
     def url(self, dbname: str) -> str:
         params = conninfo_to_dict(self.admin)
@@ -78,7 +81,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     # not under pytest's basetemp, which a concurrent pytest run may rotate away
     root = Path(tempfile.mkdtemp(prefix=f"defi-sql-test-{name}-"))
     admin = embedded.start(version, database="postgres", root=root)
-    yield Server(name, admin)
+    yield Server(name, admin, version, root)
+    replicas.stop(version=version, root=root)  # any a test left running
     embedded.stop(version, root=root)
     shutil.rmtree(root, ignore_errors=True)
 

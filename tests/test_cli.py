@@ -146,6 +146,7 @@ def test_every_command_has_help() -> None:
         "lint",
         "check",
         "db",
+        "replica",
     }
     assert all(text and len(text) > 10 for text in helps.values())
 
