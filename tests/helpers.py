@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from defi_sql import sync
+from defi_sql.dev import replicas
 from defi_sql.migrate.files import forward_paths
 from defi_sql.models import UserPreferences
 from defi_sql.paths import migrations_dir
 
 if TYPE_CHECKING:
-    from .conftest import Api
+    from .conftest import Api, Server
 
 #: the project's migration ids, in the order they apply
 MIGRATION_IDS = [p.stem for p in forward_paths(migrations_dir())]
@@ -103,3 +106,47 @@ def at_once(count: int, work: Callable[[int], None]) -> list[BaseException]:
     for thread in threads:
         thread.join()
     return errors
+
+
+def replica_of(server: Server, name: str, delay_ms: int) -> Iterator[str]:
+    """A streaming replica ``name`` of the embedded ``server`` (a conninfo for its
+    ``postgres`` database), removed afterwards; for a fixture to ``yield from``."""
+    assert server.root is not None and server.version is not None
+    url = replicas.start(
+        name, version=server.version, delay_ms=delay_ms, root=server.root, database="postgres"
+    )
+    yield url
+    replicas.stop(name, version=server.version, root=server.root)
+    shutil.rmtree(replicas.replica_dir(name, server.version, server.root))
+
+
+def on(replica: str, db_url: str) -> str:
+    """The replica's conninfo for the database of ``db_url``."""
+    params = conninfo_to_dict(replica)
+    params["dbname"] = conninfo_to_dict(db_url)["dbname"]
+    return make_conninfo("", **params)
+
+
+def caught_up(db_url: str, *replica_urls: str, within: float = 60.0) -> list[str]:
+    """Wait until each replica has replayed everything committed on the primary so far
+    (its clone of ``db_url``'s database included); return their URLs for that database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+        assert row is not None
+        target = row[0]
+    urls = [on(url, db_url) for url in replica_urls]
+    deadline = time.monotonic() + within
+    for url in urls:
+        while True:
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    row = conn.execute(
+                        "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
+                    ).fetchone()
+                    if row == (True,):
+                        break
+            except psycopg.OperationalError:
+                pass  # the database is not there yet
+            assert time.monotonic() < deadline, f"{url} did not catch up within {within}s"
+            time.sleep(0.05)
+    return urls

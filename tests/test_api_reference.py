@@ -37,7 +37,7 @@ from defi_sql.rows import Batch
 REPO = Path(__file__).resolve().parent.parent
 API_MD = REPO / "docs" / "api.md"
 #: The public modules of the query API besides the table modules named in ``__all__``.
-EXTRA_MODULES = ("pool", "retry")
+EXTRA_MODULES = ("pool", "retry", "router")
 #: Lines of a one-line signature stay within this, like the code's own.
 WIDTH = 88
 #: Members of a class shown besides its public methods.

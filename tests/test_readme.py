@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 
 from defi_sql.cli import build_parser
 
-from .conftest import REPO
+from .conftest import REPO, Server
+from .helpers import caught_up, replica_of
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
@@ -25,6 +27,15 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert commands == ["make migrate", "make test"]
 
 
+@pytest.fixture(scope="module")
+def readme_replica(server: Server) -> Iterator[str | None]:
+    """A streaming replica for the block that takes REPLICA_URLS (none on an external server)."""
+    if server.root is None:
+        yield None
+        return
+    yield from replica_of(server, "readme", 0)
+
+
 @pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
 def test_python_block_runs_as_shown(
     index: int,
@@ -32,8 +43,13 @@ def test_python_block_runs_as_shown(
     clean_env: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", db_url)
+    if "REPLICA_URLS" in PYTHON_BLOCKS[index]:
+        replica = request.getfixturevalue("readme_replica")
+        if replica is not None:
+            monkeypatch.setenv("REPLICA_URLS", " ".join(caught_up(db_url, replica)))
     namespace: dict[str, Any] = {"__name__": f"readme_block_{index}"}
     try:
         exec(compile(PYTHON_BLOCKS[index], f"README.md python block {index}", "exec"), namespace)
@@ -60,6 +76,9 @@ def test_python_block_runs_as_shown(
             assert check.execute(
                 "SELECT name, events_handled FROM event_subscriptions"
             ).fetchall() == [("health-projection", 1)]
+        elif index == 4:  # written on the primary, read back through the router
+            assert out == "4242\n"
+            assert check.execute("SELECT telegram_chat_id FROM users").fetchall() == [("4242",)]
         else:
             raise AssertionError(f"README python block {index} has no check here: add one")
 

@@ -10,7 +10,6 @@ as an upper bound.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 from collections import Counter
@@ -31,7 +30,7 @@ from defi_sql.lsn import Token
 from defi_sql.statements import statement
 
 from .conftest import Server
-from .helpers import wallet
+from .helpers import caught_up, replica_of, wallet
 
 #: the slow replica's replay delay, in milliseconds
 DELAY_MS = 1000
@@ -50,61 +49,19 @@ def primary(server: Server) -> Server:
     return server
 
 
-def _replica(server: Server, name: str, delay_ms: int) -> Iterator[str]:
-    assert server.root is not None and server.version is not None
-    url = replicas.start(
-        name, version=server.version, delay_ms=delay_ms, root=server.root, database="postgres"
-    )
-    yield url
-    replicas.stop(name, version=server.version, root=server.root)
-    shutil.rmtree(replicas.replica_dir(name, server.version, server.root))
-
-
 @pytest.fixture(scope="module")
 def fast(primary: Server) -> Iterator[str]:
-    yield from _replica(primary, "fast", 0)
+    yield from replica_of(primary, "fast", 0)
 
 
 @pytest.fixture(scope="module")
 def slow(primary: Server) -> Iterator[str]:
-    yield from _replica(primary, "slow", DELAY_MS)
+    yield from replica_of(primary, "slow", DELAY_MS)
 
 
 @pytest.fixture
 def victim(primary: Server) -> Iterator[str]:
-    yield from _replica(primary, "victim", 0)
-
-
-def on(replica: str, db_url: str) -> str:
-    """The replica's conninfo for the database of ``db_url``."""
-    params = conninfo_to_dict(replica)
-    params["dbname"] = conninfo_to_dict(db_url)["dbname"]
-    return make_conninfo("", **params)
-
-
-def caught_up(db_url: str, *replica_urls: str, within: float = 60.0) -> list[str]:
-    """Wait until each replica has replayed everything committed on the primary so far
-    (its clone of ``db_url``'s database included); return their URLs for that database."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
-        assert row is not None
-        target = row[0]
-    urls = [on(url, db_url) for url in replica_urls]
-    deadline = time.monotonic() + within
-    for url in urls:
-        while True:
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    row = conn.execute(
-                        "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
-                    ).fetchone()
-                    if row == (True,):
-                        break
-            except psycopg.OperationalError:
-                pass  # the database is not there yet
-            assert time.monotonic() < deadline, f"{url} did not catch up within {within}s"
-            time.sleep(0.05)
-    return urls
+    yield from replica_of(primary, "victim", 0)
 
 
 def host(url: str) -> str:

@@ -61,7 +61,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import monotonic
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 import psycopg
@@ -137,13 +137,14 @@ class Router:
     def __init__(
         self,
         primary: Pool,
-        replicas: Sequence[tuple[str, AsyncConnectionPool[AsyncConnection[Any]]]],
+        replicas: Sequence[AsyncConnectionPool[AsyncConnection[Any]]],
         *,
         max_wait: float,
         retry_after: float,
     ) -> None:
         self.primary = primary
-        self._replicas = [_Replica(conninfo, pool) for conninfo, pool in replicas]
+        # open_router gives each pool its conninfo as text (a pool may take a function)
+        self._replicas = [_Replica(cast(str, pool.conninfo), pool) for pool in replicas]
         self._max_wait = max_wait
         self._retry_after = retry_after
         self._turns = itertools.count()
@@ -421,7 +422,7 @@ async def open_router(
                 "it as postgresql://user:password@host:5432/database."
             ) from None
     pool = await open_pool(primary, min_size=min_size, max_size=max_size, timeout=timeout)
-    pools: list[tuple[str, AsyncConnectionPool[AsyncConnection[Any]]]] = []
+    pools: list[AsyncConnectionPool[AsyncConnection[Any]]] = []
     for conninfo in replicas:
         # reconnect_timeout=0: the pool never waits on its own between connection
         # attempts; when a replica is retried is the router's to decide
@@ -435,5 +436,5 @@ async def open_router(
             open=False,
         )
         await replica.open(wait=False)
-        pools.append((conninfo, replica))
+        pools.append(replica)
     return Router(pool, pools, max_wait=float(max_wait), retry_after=float(retry_after))

@@ -63,7 +63,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from time import monotonic
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 import psycopg
@@ -139,13 +139,14 @@ class Router:
     def __init__(
         self,
         primary: Pool,
-        replicas: Sequence[tuple[str, ConnectionPool[Connection[Any]]]],
+        replicas: Sequence[ConnectionPool[Connection[Any]]],
         *,
         max_wait: float,
         retry_after: float,
     ) -> None:
         self.primary = primary
-        self._replicas = [_Replica(conninfo, pool) for conninfo, pool in replicas]
+        # open_router gives each pool its conninfo as text (a pool may take a function)
+        self._replicas = [_Replica(cast(str, pool.conninfo), pool) for pool in replicas]
         self._max_wait = max_wait
         self._retry_after = retry_after
         self._turns = itertools.count()
@@ -423,7 +424,7 @@ def open_router(
                 "it as postgresql://user:password@host:5432/database."
             ) from None
     pool = open_pool(primary, min_size=min_size, max_size=max_size, timeout=timeout)
-    pools: list[tuple[str, ConnectionPool[Connection[Any]]]] = []
+    pools: list[ConnectionPool[Connection[Any]]] = []
     for conninfo in replicas:
         # reconnect_timeout=0: the pool never waits on its own between connection
         # attempts; when a replica is retried is the router's to decide
@@ -437,5 +438,5 @@ def open_router(
             open=False,
         )
         replica.open(wait=False)
-        pools.append((conninfo, replica))
+        pools.append(replica)
     return Router(pool, pools, max_wait=float(max_wait), retry_after=float(retry_after))
