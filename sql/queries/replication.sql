@@ -12,6 +12,7 @@
 -- longer. On a page boundary the insert position points past the page header
 -- (24 bytes, 40 at a segment's start) that no replay position ever reaches, so
 -- the position is taken back to the boundary, where replay stops.
+-- one row: a scalar function in FROM gives one row
 -- returns: str
 -- not null: position
 SELECT (CASE
