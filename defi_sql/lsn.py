@@ -1,8 +1,8 @@
 """A position in the primary's WAL, the token of read-your-writes.
 
-A router's ``write()`` (:mod:`defi_sql.aio.router`) ends by reading where
-the primary's WAL stands; a replica may serve that caller's next read once it
-has replayed up to there. The token is a plain value: ordered, comparable
+A router session's ``write()`` (:mod:`defi_sql.aio.router`) ends by reading
+where the primary's WAL stands; a replica may serve that caller's next read
+once it has replayed up to there. The token is a plain value: ordered, comparable
 across the sync and async APIs and across processes, and written as PostgreSQL
 writes a ``pg_lsn`` (``16/B374D848``), so a web app can keep it in the user's
 session or a cookie (``str(token)``) and read it back (``Token.parse``).

@@ -15,10 +15,11 @@ Choosing a replica
 ------------------
 
 * The position is asked on the very connection that is lent (query
-  ``replication_replayed``), never remembered from another: a replica is
-  never chosen for a token it has not reached, even while another one has.
-  (GitLab's load balancer shipped that bug, their issue 413203: it checked
-  that the replicas had caught up, then read from one that had not.)
+  ``replication_replayed``), never taken from an earlier answer: a replica is
+  never chosen for a token it has not reached, even while another one has
+  (GitLab's load balancer shipped that bug: their issue 413203). An earlier
+  answer may no longer hold: a restarted replica replays again from its last
+  restartpoint, behind what it reported before.
 * When none has reached it, the read asks again after 1 ms, doubling up to
   20 ms, for at most ``max_wait`` seconds in all, then reads from the primary:
   a replica that lags by seconds costs each read at most ``max_wait``.
@@ -48,7 +49,10 @@ connection is not checked (a replica refuses writes on its own, SQLSTATE 25006).
 A replica that dies while the caller's block runs raises
 :class:`~defi_sql.errors.ConnectionLost` out of ``read()``, as the primary
 would. ``run_read(work)`` runs the read again instead, on another replica
-or the primary: a read changes nothing, so running it twice is safe.
+or the primary: a read changes nothing, so running it twice is safe. (A
+query the replica cancels for a conflict with the WAL it replays, SQLSTATE
+40001, is a :class:`~defi_sql.errors.TransientConflict` on a connection that
+still works, and is raised as it is.)
 """
 
 from __future__ import annotations
