@@ -19,7 +19,7 @@ Choosing a replica
   never chosen for a token it has not reached, even while another one has
   (GitLab's load balancer shipped that bug: their issue 413203). An earlier
   answer may no longer hold: a restarted replica replays again from its last
-  restartpoint, behind what it reported before.
+  restartpoint, and may take reads again behind what it reported before.
 * When none has reached it, the read asks again after 1 ms, doubling up to
   20 ms, for at most ``max_wait`` seconds in all, then reads from the primary:
   a replica that lags by seconds costs each read at most ``max_wait``.
