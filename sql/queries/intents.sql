@@ -51,6 +51,7 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- (no debt, so never liquidatable) counts as infinitely high: "> x" and
 -- ">= x" hold on it, "< x" and "<= x" never do. One statement, oldest intent
 -- first.
+-- replica: ok
 -- returns: Intent
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at

@@ -41,6 +41,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: positions_latest(user_id)^
 -- The most recent snapshot of a user, on any protocol (positions_latest_key).
+-- replica: ok
 -- returns: Position
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
@@ -79,6 +80,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 
 -- name: positions_history(user_id, since, until)
 -- A user's snapshots with since <= snapshot_at < until, oldest first.
+-- replica: ok
 -- returns: Position
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
@@ -92,6 +94,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- Since when positions holds every snapshot: the start of its oldest partition,
 -- NULL while that one is unbounded (retention has dropped nothing). Older
 -- history is in positions_daily.
+-- replica: ok
 -- returns: datetime | None
 SELECT range_start
   FROM positions_partitions()
@@ -102,6 +105,7 @@ SELECT range_start
 -- name: positions_history_daily(user_id, since, until)
 -- A user's daily rollups (positions_daily, written by retention) of the UTC
 -- days that overlap since <= t < until, oldest first.
+-- replica: ok
 -- returns: DailyPosition
 SELECT user_id, protocol, chain_id, day, snapshots, first_health_factor,
        last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
@@ -135,6 +139,7 @@ SELECT DISTINCT ON (user_id)
 -- when that is unset. One statement: one pass over positions_latest hashed
 -- against one pass over users, so a threshold changed a moment ago counts at
 -- once. A NULL health factor (no debt) is never below anything.
+-- replica: ok
 -- returns: PositionAtRisk
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
