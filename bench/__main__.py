@@ -12,7 +12,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, events, ingest, latency, memory, reads, retention, risk, summary
+from bench import (
+    delivery,
+    events,
+    ingest,
+    latency,
+    memory,
+    reads,
+    replicas,
+    retention,
+    risk,
+    summary,
+)
 from bench.common import Result, server_version, throwaway_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,6 +35,8 @@ def _reads(url: str, *, quick: bool = False) -> list[Result]:
 
 #: every section in the order it runs: name, run(url, quick=...) -> results
 SECTIONS: list[tuple[str, Callable[..., list[Result]]]] = [
+    # first: its replica is a copy of the whole server, made before the others fill it
+    ("replicas", replicas.run),
     ("reads", _reads),
     ("ingest", ingest.run),
     # before memory: it grows the database of memory's size, which memory then reuses
