@@ -139,6 +139,27 @@ def risk_worst(key: str) -> Callable[[Run], float | None]:
     return measure
 
 
+_REPLICAS = "read replicas (#12)"
+
+
+def replicas(workload: str, config: str, key: str) -> Callable[[Run], float | None]:
+    """``extra[key]`` of the replicas section's result for ``workload`` in ``config``
+    (their keys in bench/replicas.py: e.g. "per_request", "routed")."""
+
+    def measure(run: Run) -> float | None:
+        for r in run:
+            e = r["extra"]
+            if (
+                r["section"] == _REPLICAS
+                and e.get("workload") == workload
+                and e.get("config") == config
+            ):
+                return None if e.get(key) is None else float(e[key])
+        return None
+
+    return measure
+
+
 _APPEND_AFTER = "after: newest, the same statement"
 _TYPED = "defi-sql typed (msgspec structs)"
 _INGEST = "defi-sql positions.ingest (validated, binary COPY)"
@@ -427,6 +448,53 @@ HEADLINES: list[Headline] = [
         "x",
         "≤ 1.3x",
         lambda v: v <= 1.3,
+    ),
+    # #12 sets no target: informational rows (no target, so no verdict); the servers and
+    # the client threads share the bench machine's cores (2 for the figures committed)
+    Headline(
+        "replicas",
+        "read replicas, per-request reads, 4 clients: ops/s of primary + 1 replica (router) "
+        "against the primary alone, one machine",
+        replicas("per_request", "routed", "vs_primary"),
+        "x",
+        "",
+        lambda v: True,
+    ),
+    Headline(
+        "replicas",
+        "read replicas, every-tick reads, 4 clients: ops/s of primary + 1 replica (router) "
+        "against the primary alone, one machine",
+        replicas("every_tick", "routed", "vs_primary"),
+        "x",
+        "",
+        lambda v: True,
+    ),
+    Headline(
+        "replicas",
+        "read replicas, read-your-writes, 4 clients: write-then-read cycles/s of primary + 1 "
+        "replica (router) against the primary alone, one machine",
+        replicas("read_your_writes", "routed", "vs_primary"),
+        "x",
+        "",
+        lambda v: True,
+    ),
+    Headline(
+        "replicas",
+        "read replicas, read-your-writes: the read's p50 after its write, on a replica "
+        "(waiting for its replay) against on the primary alone",
+        replicas("read_your_writes", "routed", "read_p50_vs_primary"),
+        "x",
+        "",
+        lambda v: True,
+    ),
+    Headline(
+        "replicas",
+        "read replicas, read-your-writes: reads the primary served after max_wait (0.1 s)",
+        replicas("read_your_writes", "routed", "reads_on_primary_percent"),
+        "%",
+        "",
+        lambda v: True,
+        digits=1,
     ),
     Headline(
         "retention",

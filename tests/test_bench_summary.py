@@ -3,9 +3,12 @@ summary is what the runs measured: a median and a range, never one run."""
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from dataclasses import asdict
+from typing import Any, cast
 
-from bench import summary
+from bench import replicas, summary
+from defi_sql.sync.router import Session
 
 from .conftest import REPO
 
@@ -46,3 +49,46 @@ def test_a_missed_target_is_said_and_other_sections_keep_their_figures() -> None
     merged = summary.parse(summary.merge(old, rows, "new"))
     assert merged["typed reads: faster than psycopg dict_row"][4] == "**missed**"
     assert merged["delivery, 1 worker"][5] == "0ld"
+
+
+def replicas_window(ops: int, *, read_ms: float = 0.0, on_primary: int = 0) -> replicas.Window:
+    """A one-second window of the replicas section: ``ops`` operations of 10 ms by one
+    client, 100 of whose reads the primary served ``on_primary``; with ``read_ms``, each
+    a write of 5 ms then a read of ``read_ms``."""
+    client = replicas.Client(cast(Session, None), [], "", random.Random(0))
+    client.latencies = [0.01] * ops
+    client.reads, client.on_primary = 100, on_primary
+    if read_ms:
+        client.write_latencies = [0.005] * ops
+        client.read_latencies = [read_ms / 1000] * ops
+    cores = dict.fromkeys(("client", "primary", "replica", "others"), 0.5)
+    return replicas.Window(ops, 1.0, cores, [client])
+
+
+def replicas_run(routed: int) -> list[dict[str, Any]]:
+    """One run's results of the replicas section, as bench/replicas.py makes them: 100
+    ops/s with the primary alone, ``routed`` with the replica (and the reference)."""
+    out = []
+    for workload in replicas.WORKLOADS:
+        mix = workload.key == "read_your_writes"
+        base = [replicas_window(100, read_ms=2.0 if mix else 0.0, on_primary=100)]
+        for config in workload.configs:
+            windows = base
+            if config is not replicas.PRIMARY:
+                windows = [replicas_window(routed, read_ms=5.0 if mix else 0.0, on_primary=2)]
+            out.append(asdict(replicas.result(workload, config, windows, base)))
+    return out
+
+
+def test_the_replicas_figures_are_informational_a_median_and_range_with_no_verdict() -> None:
+    """#12 sets no target for its benchmark: each figure is reported, never judged."""
+    rows = summary.summarize([replicas_run(90), replicas_run(80), replicas_run(100)], ["replicas"])
+    cells = {row.headline.label: row.cells("abc1234")[1:] for row in rows}
+    assert len(cells) == 5
+    assert all(c[2:] == ["", "", "abc1234"] for c in cells.values())
+    ratios = [c[:2] for label, c in cells.items() if "ops/s" in label or "cycles/s" in label]
+    assert ratios == [["0.90x", "0.80-1.00x (3 runs)"]] * 3
+    [read] = [c[:2] for label, c in cells.items() if "the read's p50" in label]
+    assert read == ["2.50x", "2.50x (3 runs)"]
+    [fallback] = [c[:2] for label, c in cells.items() if "primary served" in label]
+    assert fallback == ["2.0%", "2.0% (3 runs)"]
