@@ -51,7 +51,7 @@ $(BENCH_STAMP): $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[dev,embedded,bench]'
 	@touch $@
 
-bench: $(BENCH_STAMP) ## benchmarks against the alternatives, three full runs (writes the headline): about 70 min on 2 cores (args="--quick": one small run, about 5 min)
+bench: $(BENCH_STAMP) ## benchmarks against the alternatives, three full runs (writes the headline): about 80 min on 2 cores (args="--quick": one small run, about 6 min)
 	@$(BIN)/python -m bench $(args)
 
 schema: $(STAMP) ## regenerate sql/schema.sql and docs/schema.md (PostgreSQL 18); append to sql/migrations.sum
