@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ from defi_sql.check.shapes import SCALARS, compare_scalar, compare_struct
 from defi_sql.statements import Statement
 from defi_sql.translate import message_of
 
-__all__ = ["check_query", "in_file_order", "prepare", "prepares"]
+__all__ = ["Checked", "check_query", "in_file_order", "prepare", "prepares"]
 
 _LITERAL_PERCENT = re.compile(r"%(?!\(\w+\)s|%)")
 _ONE_ROW = {"SELECT_ONE": "^", "SELECT_VALUE": "$"}
@@ -44,6 +44,16 @@ def _plan(
     return Plan(row[0], catalog.plan_facts, numbered, parameters)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What checking one query left for the checks after it: whether it prepared,
+    its parameter types and its generic plan (None when the server could not plan it)."""
+
+    prepared: bool
+    parameters: tuple[int, ...] = ()
+    plan: Plan | None = None
+
+
 def prepare(conn: psycopg.Connection[Any], stmt: Statement) -> Description:
     """Prepare and describe ``stmt`` (psycopg.Error when it does not prepare)."""
     with conn.transaction():
@@ -56,8 +66,8 @@ def check_query(
     stmt: Statement,
     models: Any,
     catalog: Catalog,
-) -> bool:
-    """Report the query's problems; False when it does not even prepare."""
+) -> Checked:
+    """Report the query's problems; what it found for the checks after it."""
     where = location(stmt)
     if _LITERAL_PERCENT.search(stmt.sql):
         report.error(
@@ -66,7 +76,7 @@ def check_query(
             f"{stmt.name}: a literal % is read by psycopg as a placeholder; write %% or use "
             "strpos()/starts_with()/mod() instead.",
         )
-        return True
+        return Checked(prepared=True)
     try:
         description = prepare(conn, stmt)
     except psycopg.Error as exc:
@@ -75,7 +85,7 @@ def check_query(
             "prepare",
             f"{stmt.name}: {message_of(exc)}",
         )
-        return False
+        return Checked(prepared=False)
     if len(description.parameters) != len(stmt.parameters):
         report.error(
             where,
@@ -92,8 +102,9 @@ def check_query(
             f"{stmt.name}: EXPLAIN (GENERIC_PLAN) failed: {explained}; check cannot judge "
             "its rows and NULLs until the server can plan it.",
         )
-        return True
+        return Checked(prepared=True, parameters=description.parameters)
     plan: Plan | None = explained
+    checked = Checked(prepared=True, parameters=description.parameters, plan=explained)
     width = len(description.columns)
     op = _ONE_ROW.get(stmt.operation)
     vouched = stmt.rows_vouched
@@ -139,7 +150,7 @@ def check_query(
             "returns; use `^` for one row or no operator for every row.",
         )
     if not width or stmt.operation in _NO_ROWS:
-        return True
+        return checked
     target = stmt.returns
     if target is None:
         report.error(
@@ -148,7 +159,7 @@ def check_query(
             f"{stmt.name}: returns rows but declares no struct; add `-- returns: Struct` "
             "to its doc lines.",
         )
-        return True
+        return checked
     columns = result_columns(stmt, description, plan, catalog)
     if stmt.optional and op == "$":  # `returns: T | None`: its None is declared
         columns = [replace(c, never_null=True) for c in columns]
@@ -163,7 +174,7 @@ def check_query(
                 f"{stmt.name}: declares `returns: {target}` but {models.__name__} has no "
                 f"struct {target}; name a msgspec struct of that module.",
             )
-            return True
+            return checked
         problems = compare_struct(cls, columns)
         if plan is not None:
             problems += plan.element_problems(cls, [c.name for c in columns])
@@ -174,7 +185,7 @@ def check_query(
         report.warning(where, "plan", f"{stmt.name}: {note.message}; it counts as nullable.")
     for problem in problems:
         report.error(where, "shape", f"{stmt.name} -> {target}: {problem}")
-    return True
+    return checked
 
 
 def _settled(note: PlanNote, stmt: Statement, cls: Any) -> bool:
