@@ -212,6 +212,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = run_check(server, sql_dir=sql_dir, models=args.models, database=database)
     for problem in report.problems:
         out(str(problem))
+    if args.shards:  # the section: every query on per-user tables, one shard or all
+        for verdict in report.shards:
+            out(str(verdict))
     errors, warnings = len(report.errors), len(report.warnings)
     looked = f"{report.migrations} migrations and {report.queries} queries"
     # as `lint`: problems on stdout, the closing line on stdout when the check passes
@@ -440,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="defi_sql.models",
         metavar="MODULE",
         help="the module holding the structs queries declare (default: defi_sql.models)",
+    )
+    p.add_argument(
+        "--shards",
+        action="store_true",
+        help="also list every query on the per-user tables as single- or multi-shard "
+        "(docs/scale-out.md)",
     )
 
     p = command(

@@ -1,16 +1,21 @@
 """What ``check`` found: a :class:`Report` of :class:`Problem` s, each with its
-``file:line`` (or a database), its severity and the check that found it."""
+``file:line`` (or a database), its severity and the check that found it, and its
+shard section: which queries would run on one shard or on all once the per-user
+tables are distributed (:mod:`defi_sql.check.shards`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
 from defi_sql.check.describe import to_numbered
 from defi_sql.paths import display_path
 from defi_sql.statements import Statement
+
+if TYPE_CHECKING:
+    from defi_sql.check.shards import ShardVerdict
 
 __all__ = ["Problem", "Report", "Severity", "error_line", "location"]
 
@@ -37,6 +42,9 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     migrations: int = 0
     queries: int = 0
+    #: every query that touches a per-user table (or declares ``shards: multi``),
+    #: single- or multi-shard, in file order
+    shards: list[ShardVerdict] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:

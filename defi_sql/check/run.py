@@ -27,6 +27,12 @@ by one in a transaction rolled back at the end (a ``COPY ... FROM STDIN`` is
 started and abandoned), as the owner and then as each role it declares, and
 the first that fails is reported at its line.
 
+A query declared ``replica: ok`` must write nothing: no data-modifying
+statement or CTE, no row lock, no call that writes (:mod:`defi_sql.check.replica`).
+Every query is judged single- or multi-shard for the distribution of
+docs/scale-out.md, into the report's shard section; an undeclared multi-shard
+query is a warning (:mod:`defi_sql.check.shards`).
+
 Then the database must hold every JSON document to its struct's ``Literal``
 values (:mod:`defi_sql.check.contract`).
 
@@ -51,9 +57,11 @@ from defi_sql.check.compatibility import new_code_before, old_code_after
 from defi_sql.check.contract import check_documents
 from defi_sql.check.drift import drift
 from defi_sql.check.queries import check_query, in_file_order
+from defi_sql.check.replica import Functions, check_replica
 from defi_sql.check.report import Problem, Report
 from defi_sql.check.roles import check_script
 from defi_sql.check.roundtrip import round_trip
+from defi_sql.check.shards import ShardFacts, judge_shards
 from defi_sql.connection import connect
 from defi_sql.dev.dump import scratch_database
 from defi_sql.errors import ConfigError, DefiSqlError
@@ -129,11 +137,19 @@ def run_check(
                 return report
             checked = len(report.problems)
             broken = set()
+            functions, shard_facts = Functions(conn), ShardFacts(conn)
             for stmt in in_file_order(statements):
                 if stmt.operation == "SCRIPT":
                     check_script(report, conn, stmt)
-                elif not check_query(report, conn, stmt, module, catalog):
+                    check_replica(report, functions, stmt, None)
+                    continue
+                found = check_query(report, conn, stmt, module, catalog)
+                if not found.prepared:
                     broken.add(stmt.name)
+                    continue
+                if found.plan is not None:  # else the plan's error fails the check already
+                    check_replica(report, functions, stmt, found.plan, found.parameters)
+                    judge_shards(report, shard_facts, stmt, found.plan, found.parameters)
             report.problems[checked:checked] = [p for n, p in one_back if n not in broken]
             old_code_after(report, conn, sql_dir, forwards)
             check_documents(report, conn, module)
