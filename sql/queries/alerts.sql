@@ -13,6 +13,8 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- name: alerts_get(alert_id)^
 -- One alert by id.
 -- returns: Alert
+-- replica: ok
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
        idempotency_key, next_attempt_at
@@ -24,6 +26,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- mark is retried and explained on this row, which no one else can change
 -- in between.
 -- returns: Alert
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
        idempotency_key, next_attempt_at
@@ -34,6 +37,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- name: alerts_pending_for_user(user_id)
 -- A user's pending alerts, newest first (alerts_user_id_status_created_at_idx).
 -- returns: Alert
+-- replica: ok
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
        idempotency_key, next_attempt_at
@@ -52,6 +56,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- concurrent fan-out adds nothing twice (alerts_signal_id_user_id_type_channel_key).
 -- One statement. The subscribed users come from users_preferences_active_signals_idx,
 -- which serves the predicate only as written: u.preferences -> 'activeSignals' ? s.type.
+-- shards: multi, fan-out: one signal to every subscribed user
 INSERT INTO alerts (user_id, signal_id, type, channel, message, metadata)
 SELECT u.id, s.id, 'signal_detected', ch.channel,
        s.type || ' signal on ' || s.asset || ' (' || s.severity || ')',
@@ -83,6 +88,7 @@ ON CONFLICT (signal_id, user_id, type, channel) WHERE signal_id IS NOT NULL DO N
 -- is the claim: it outlives this statement's transaction, and a worker that
 -- dies leaves it to expire.
 -- returns: Alert
+-- shards: multi, the delivery queue: the oldest due alerts of all users
 WITH due AS (
     SELECT id
       FROM alerts
@@ -116,6 +122,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- is held on it. No row: the alert is not in a state to be sent, or the lease
 -- belongs to someone else.
 -- returns: Alert
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 UPDATE alerts
    SET status = 'sent', sent_at = now()
  WHERE id = :alert_id
@@ -132,6 +139,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- claim_tokens[i]; returns the alerts it marked (those whose lease was lost, or
 -- that were not pending or failed, are left out).
 -- returns: Alert
+-- shards: multi, a delivery worker's batch, alerts of many users
 UPDATE alerts AS a
    SET status = 'sent', sent_at = now()
   FROM unnest(:alert_ids::uuid[], :claim_tokens::uuid[]) AS c (alert_id, claim_token)
@@ -155,6 +163,7 @@ RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata
 -- repeating the call is recognised).
 -- returns: Alert
 UPDATE alerts
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
    SET status = CASE WHEN greatest(attempts, 1) >= :max_attempts
                      THEN 'failed' ELSE 'pending' END,
        -- in seconds, as a double: 2^(attempts - 1) never overflows an interval
@@ -185,6 +194,8 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- each with its last error in metadata.failureReason
 -- (alerts_status_created_at_idx).
 -- returns: Alert
+-- replica: ok
+-- shards: multi, the operator's view of every user's dead letters
 SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
        acknowledged_at, status, created_at, attempts, claimed_until, claim_token,
        idempotency_key, next_attempt_at
@@ -200,6 +211,7 @@ SELECT id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- drops the repeat, and metadata.failureReason keeps the last error. No row:
 -- the alert is not failed. Wakes waiting workers (trigger alerts_notify_requeue).
 -- returns: Alert
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 UPDATE alerts
    SET status = 'pending',
        attempts = 0,
@@ -227,6 +239,7 @@ SELECT CASE WHEN pg_try_advisory_lock(110386672631812)
 -- name: alerts_acknowledge(alert_id)^
 -- The user saw a sent alert (acknowledging twice keeps the first time).
 -- returns: Alert
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 UPDATE alerts
    SET status = 'acknowledged', acknowledged_at = coalesce(acknowledged_at, now())
  WHERE id = :alert_id
@@ -239,6 +252,7 @@ RETURNING id, user_id, signal_id, type, channel, message, metadata, sent_at,
 -- Take claimed alerts that cannot be read out of the delivery queue: each
 -- becomes failed, with its reason (reasons[i] for alert_ids[i]) kept in
 -- metadata.failureReason, so that it never comes first in a claim again.
+-- shards: multi, a delivery worker's batch, alerts of many users
 UPDATE alerts AS a
    SET status = 'failed',
        metadata = a.metadata || jsonb_build_object('failureReason', r.reason)

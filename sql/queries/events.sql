@@ -43,6 +43,7 @@ SELECT greatest((SELECT coalesce(max(version), 0) FROM event_store
 -- A stream's events after a version, in version order, archived ones included.
 -- returns: Event
 -- not null: transaction_id
+-- replica: ok
 SELECT position, event_id, stream_type, stream_id, version, event_type, payload,
        metadata, occurred_at, recorded_at, transaction_id::text::bigint AS transaction_id,
        owner_id

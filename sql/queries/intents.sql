@@ -12,6 +12,8 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- name: intents_get(intent_id)^
 -- One intent by id.
 -- returns: Intent
+-- replica: ok
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
        executed_at, expires_at, created_at, updated_at
   FROM intents
@@ -20,6 +22,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
 -- name: intents_active_for_user(user_id)
 -- A user's active, unexpired intents, oldest first (intents_user_id_status_idx).
 -- returns: Intent
+-- replica: ok
 SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
        executed_at, expires_at, created_at, updated_at
   FROM intents
@@ -32,6 +35,7 @@ SELECT id, user_id, protocol, chain_id, condition, action, status, triggered_at,
 -- Move an intent to to_status if its status is one of from_statuses, stamping
 -- triggered_at / executed_at on the way in.
 -- returns: Intent
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 UPDATE intents
    SET status = :to_status,
        triggered_at = CASE WHEN :to_status = 'triggered' THEN now() ELSE triggered_at END,
@@ -55,6 +59,7 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- returns: Intent
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
+-- shards: multi, the intents tick: every user's due intents
   FROM intents AS i
  CROSS JOIN LATERAL (SELECT json_decimal(i.condition -> 'value') AS threshold) AS c
  WHERE i.status = 'active'

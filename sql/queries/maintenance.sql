@@ -16,6 +16,7 @@ SELECT partition_name, is_default, range_start, range_end
 -- range move out of the default partition.
 -- returns: PartitionMade
 -- not null: partition_name, range_start, range_end, moved
+-- shards: multi, maintenance of every user's snapshots (positions_make_partitions)
 SELECT partition_name, range_start, range_end, moved
   FROM positions_make_partitions(:width::interval, :until);
 
@@ -23,6 +24,7 @@ SELECT partition_name, range_start, range_end, moved
 -- The snapshots in the default partition: dated beyond every partition made.
 -- returns: Waiting
 -- not null: snapshots
+-- shards: multi, maintenance: the snapshots of the default partition, every user's
 SELECT count(*) AS snapshots, min(snapshot_at) AS earliest, max(snapshot_at) AS latest
   FROM partitions.positions_default;
 
@@ -31,6 +33,7 @@ SELECT count(*) AS snapshots, min(snapshot_at) AS earliest, max(snapshot_at) AS 
 -- positions_daily while writers go on (positions_roll_up, 0047); how many days.
 -- returns: int
 -- not null: positions_roll_up
+-- shards: multi, retention of every user's snapshots (positions_roll_up)
 SELECT positions_roll_up(:range_start, :range_end);
 
 -- name: maintenance_detach_partition(partition_name)
@@ -39,6 +42,7 @@ SELECT positions_roll_up(:range_start, :range_end);
 -- detached already.
 -- returns: Partition
 -- not null: partition_name
+-- shards: multi, retention of every user's snapshots (positions_detach_partition)
 SELECT partition_name, false AS is_default, range_start, range_end
   FROM positions_detach_partition(:partition_name);
 
@@ -57,6 +61,7 @@ SELECT name AS partition_name, false AS is_default,
 -- (positions_drop_detached, 0047). No row when it is gone already.
 -- returns: PartitionRetired
 -- not null: partition_name, snapshots, days
+-- shards: multi, retention of every user's snapshots (positions_drop_detached)
 SELECT partition_name, snapshots, days
   FROM positions_drop_detached(:partition_name);
 

@@ -33,6 +33,7 @@ FROM STDIN (FORMAT BINARY);
 -- name: positions_list_for_user(user_id)
 -- Every snapshot of a user, newest first (preloading a user's positions).
 -- returns: Position
+-- replica: ok
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -46,6 +47,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
 -- not null: protocol, chain_id
+-- replica: ok
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions_latest
@@ -60,6 +62,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
 -- not null: protocol, chain_id
+-- replica: ok
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions_latest
@@ -70,6 +73,8 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- Snapshots of a wallet on a protocol, newest first, at most max_rows
 -- (positions_wallet_address_protocol_snapshot_at_idx).
 -- returns: Position
+-- replica: ok
+-- shards: multi, by wallet address, which is not the distribution column
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -82,6 +87,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- A user's snapshots with since <= snapshot_at < until, oldest first.
 -- replica: ok
 -- returns: Position
+-- replica: ok
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions
@@ -96,6 +102,7 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
 -- history is in positions_daily.
 -- replica: ok
 -- returns: datetime | None
+-- replica: ok
 SELECT range_start
   FROM positions_partitions()
  WHERE NOT is_default
@@ -107,6 +114,7 @@ SELECT range_start
 -- days that overlap since <= t < until, oldest first.
 -- replica: ok
 -- returns: DailyPosition
+-- replica: ok
 SELECT user_id, protocol, chain_id, day, snapshots, first_health_factor,
        last_health_factor, min_health_factor, last_collateral_usd, last_debt_usd,
        first_snapshot_at, last_snapshot_at
@@ -125,6 +133,8 @@ SELECT user_id, protocol, chain_id, day, snapshots, first_health_factor,
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
 -- not null: protocol, chain_id
+-- replica: ok
+-- shards: multi, every user's latest snapshot
 SELECT DISTINCT ON (user_id)
        id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
@@ -144,6 +154,8 @@ SELECT DISTINCT ON (user_id)
 -- (protocol and chain_id are NOT NULL in positions; NULL here only for a snapshot
 -- written around a dropped NOT NULL, which the row maker reports for its row)
 -- not null: alert_threshold, protocol, chain_id
+-- replica: ok
+-- shards: multi, the risk tick: every user's latest positions
 SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_factor,
        p.collateral, p.debt, p.metadata, p.snapshot_at, p.created_at, p.updated_at,
        coalesce(u.alert_threshold, :default_threshold::numeric) AS alert_threshold
@@ -156,6 +168,8 @@ SELECT p.id, p.user_id, p.wallet_address, p.protocol, p.chain_id, p.health_facto
 -- Every snapshot in storage order, for exports and projections: no sort, so
 -- it streams from the first row however large the table (iterate it).
 -- returns: Position
+-- replica: ok
+-- shards: multi, an export of every snapshot
 SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
        metadata, snapshot_at, created_at, updated_at
   FROM positions;

@@ -11,6 +11,7 @@ RETURNING id, type, asset, severity, data, detected_at, expires_at, status, crea
 -- name: signals_get(signal_id)^
 -- One signal by id.
 -- returns: Signal
+-- replica: ok
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE id = :signal_id;
@@ -18,6 +19,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 -- name: signals_by_ids(signal_ids)
 -- The signals with these ids (preloading the signals of a list of alerts).
 -- returns: Signal
+-- replica: ok
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE id = ANY(:signal_ids);
@@ -26,6 +28,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 -- Active, unexpired signals of one asset, newest first (signals_asset_status_idx).
 -- The symbol is matched exactly as written: 'ETH' and 'eth' are two assets.
 -- returns: Signal
+-- replica: ok
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE asset = :asset
@@ -36,6 +39,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 -- name: signals_recent_by_type(type, max_rows)
 -- The latest signals of one type, any status, newest first (signals_type_detected_at_idx).
 -- returns: Signal
+-- replica: ok
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE type = :type
@@ -45,6 +49,7 @@ SELECT id, type, asset, severity, data, detected_at, expires_at, status, created
 -- name: signals_active(max_rows)
 -- Every active, unexpired signal, newest first (signals_status_detected_at_idx).
 -- returns: Signal
+-- replica: ok
 SELECT id, type, asset, severity, data, detected_at, expires_at, status, created_at
   FROM signals
  WHERE status = 'active'

@@ -15,6 +15,7 @@ RETURNING name, stream_types, transaction_id::text::bigint AS transaction_id, po
 -- One subscription by name.
 -- returns: Subscription
 -- not null: transaction_id
+-- replica: ok
 SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, position,
        events_handled, created_at, updated_at
   FROM event_subscriptions
@@ -35,6 +36,7 @@ SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, posit
 -- Every subscription, by name.
 -- returns: Subscription
 -- not null: transaction_id
+-- replica: ok
 SELECT name, stream_types, transaction_id::text::bigint AS transaction_id, position,
        events_handled, created_at, updated_at
   FROM event_subscriptions

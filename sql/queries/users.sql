@@ -13,6 +13,7 @@ RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated
 -- One user by id.
 -- replica: ok
 -- returns: User
+-- replica: ok
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE id = :user_id;
@@ -22,6 +23,8 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
 -- users_wallet_address_lower_idx). Stored addresses are lower case and unique,
 -- so at most one row matches; LIMIT 1 says so to `defi-sql check`.
 -- returns: User
+-- replica: ok
+-- shards: multi, by wallet: a look-up table by wallet once distributed (docs/scale-out.md)
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE wallet_address = :wallet_address
@@ -31,6 +34,7 @@ SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
 -- Idempotent sign-in: the user of this wallet, created if missing. Safe under
 -- concurrency: the loser of an insert race finds the winner's row.
 -- returns: User
+-- shards: multi, by wallet: a look-up table by wallet once distributed (docs/scale-out.md)
 WITH created AS (
     INSERT INTO users (wallet_address)
     VALUES (:wallet_address)

@@ -94,6 +94,7 @@ ON CONFLICT DO NOTHING;
 -- two events; every tenth user also adds a signal. Returns the users added
 -- (every data-modifying CTE runs to completion whether or not it is read).
 -- returns: int
+-- shards: multi, development data for many users at once
 WITH new_users AS (
     INSERT INTO users (wallet_address, preferences, telegram_chat_id)
     SELECT '0x' || lpad(to_hex(i), 8, '0') || substr(md5('defi-seed-' || i), 1, 32),
