@@ -1704,6 +1704,18 @@ COMMENT ON INDEX public.alerts_signal_id_user_id_type_channel_key IS 'At most on
 CREATE INDEX alerts_status_created_at_idx ON public.alerts USING btree (status, created_at DESC);
 
 --
+-- Name: alerts_user_id_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX alerts_user_id_id_key ON public.alerts USING btree (user_id, id);
+
+--
+-- Name: INDEX alerts_user_id_id_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.alerts_user_id_id_key IS 'Unique (user_id, id): the primary key once alerts is distributed by user_id (docs/scale-out.md: a distributed table''s unique keys hold its distribution column); until then the primary key is on id.';
+
+--
 -- Name: alerts_user_id_status_created_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1768,6 +1780,18 @@ CREATE INDEX intents_active_created_at_id_idx ON public.intents USING btree (cre
 --
 
 COMMENT ON INDEX public.intents_active_created_at_id_idx IS 'Partial index over active intents only, in intents_due'' order (created_at, then id): serves the evaluator''s scan of all active intents.';
+
+--
+-- Name: intents_user_id_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX intents_user_id_id_key ON public.intents USING btree (user_id, id);
+
+--
+-- Name: INDEX intents_user_id_id_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON INDEX public.intents_user_id_id_key IS 'Unique (user_id, id): the primary key once intents is distributed by user_id (docs/scale-out.md: a distributed table''s unique keys hold its distribution column); until then the primary key is on id.';
 
 --
 -- Name: intents_user_id_status_idx; Type: INDEX; Schema: public; Owner: -

@@ -29,7 +29,7 @@ from defi_sql.statements import statement
 #: 10,000 users with 2 snapshots each: 20,000 positions, 1,000 signals (the seed
 #: adds one per ten users: fewer and the planner rightly reads signals whole),
 #: 10,000 alerts, 3,333 intents, 20,000 events; then fan-outs add an alert with
-#: a signal for every user.
+#: a signal for every user, and each user gets 3 delivered alerts of history.
 USERS = 10_000
 SNAPSHOTS = 2
 #: never read whole by a per-request query
@@ -57,6 +57,15 @@ def data(shared_db: psycopg.Connection[Any]) -> Data:
         signal = next(s for s in db.signals.recent_by_type(shared_db, type) if s.status == "active")
         db.alerts.fan_out(shared_db, signal.id)
         signal_ids.append(signal.id)
+    # a user's history, as in a running system: more alerts delivered than
+    # pending (were all pending, a user's pending alerts would be all of theirs,
+    # as cheap to read through alerts_user_id_id_key of 0050 as through the
+    # status index, and the planner would rightly take either)
+    shared_db.execute(
+        "INSERT INTO alerts (user_id, type, channel, message, status, sent_at)"
+        " SELECT id, 'health_factor_low', 'in_app', 'delivered', 'sent', now()"
+        "   FROM users, generate_series(1, 3)"
+    )
     shared_db.execute("VACUUM ANALYZE")
     user = db.users.find_by_wallet(shared_db, _wallet(8))
     assert user is not None
