@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from defi_sql.check import run_check
+from defi_sql.check.replica import _names_called
 from defi_sql.check.shards import DISTRIBUTION
 from defi_sql.migrate import Migrator
 from defi_sql.statements import Statement, load_statements
@@ -288,3 +289,27 @@ def test_the_distribution_covers_every_table_that_references_users(db_url: str) 
             "   AND c.relnamespace = 'public'::regnamespace AND NOT c.relispartition"
         ).fetchall()
     assert {"users": "id", **dict(rows)} == DISTRIBUTION
+
+
+@pytest.mark.parametrize(
+    ("body", "called"),
+    [
+        ("SELECT log_read(alert)", {"log_read"}),
+        ("SELECT public.log_read (alert)", {"log_read"}),
+        ('SELECT "Log Read"(alert)', {"Log Read"}),
+        # a comment with an apostrophe does not hide the call after it
+        ("-- the user's alert\nSELECT log_read(alert)", {"log_read"}),
+        # nor does a string hide what follows it, and what it holds is no call
+        ("SELECT 'nextval(x)', log_read(alert)", {"log_read"}),
+        ("SELECT 1 /* nextval( */", set()),
+    ],
+)
+def test_the_names_a_body_calls(body: str, called: set[str]) -> None:
+    """A function body kept as text is read for the names it calls (check follows
+    them): strings and comments aside, whichever comes first."""
+    assert _names_called(body) == called
+
+
+def test_a_builtin_is_only_an_unqualified_or_pg_catalog_call() -> None:
+    text = "nextval('s'::regclass), public.setval(x), pg_catalog.pg_notify('c', 'm')"
+    assert _names_called(text, builtin=True) == {"nextval", "pg_notify"}

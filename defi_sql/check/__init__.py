@@ -5,6 +5,8 @@
 :mod:`~defi_sql.check.roundtrip` (each migration applied, rolled back, applied
 again), :mod:`~defi_sql.check.queries` and :mod:`~defi_sql.check.roles` (each
 query prepares, runs as its roles, fits its operator and struct),
+:mod:`~defi_sql.check.replica` (a ``replica: ok`` query writes nothing),
+:mod:`~defi_sql.check.shards` (single- or multi-shard, docs/scale-out.md),
 :mod:`~defi_sql.check.compatibility` (a rolling deploy), :mod:`~defi_sql.check.contract`
 (the JSON documents), :mod:`~defi_sql.check.drift` (a live database). What they
 read with: the plan reader (:mod:`~defi_sql.check.plan` and its ``plan_*``
