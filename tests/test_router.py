@@ -246,7 +246,7 @@ def test_a_query_not_declared_replica_ok_is_refused_on_a_read(
                 db.users.set_telegram_chat(conn, user_id, "nope")
             assert str(caught.value) == _refused("users_set_telegram_chat")
             with pytest.raises(NotReplicaSafe):
-                db.users.find_by_wallet(conn, wallet(1))  # a read not declared either
+                db.events.version(conn, user_id)  # a read not declared: appends decide on it
             # declared ones run, acting for a user (the session queries) included
             with db.acting_as(conn, user_id):
                 assert db.users.get(conn, user_id).id == user_id

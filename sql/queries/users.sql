@@ -13,7 +13,6 @@ RETURNING id, wallet_address, preferences, telegram_chat_id, created_at, updated
 -- One user by id.
 -- replica: ok
 -- returns: User
--- replica: ok
 SELECT id, wallet_address, preferences, telegram_chat_id, created_at, updated_at
   FROM users
  WHERE id = :user_id;
