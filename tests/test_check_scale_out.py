@@ -123,6 +123,7 @@ REPORT = [
     _multi(89, "alerts_cast_column", "alerts.user_id"),
     _multi(94, "alerts_or_any", "alerts.user_id"),
     _multi(99, "alerts_copied", "alerts.user_id or users.id"),
+    _multi(119, "alerts_forwarded", "alerts.user_id"),
 ]
 SHARDS = [
     *(
@@ -163,6 +164,7 @@ SHARDS = [
     "users.id; declared: a broadcast to every user",
     f"{S}:108: multi-shard: forget_everything (no per-user table in its plan); declared: "
     "clears every user's alerts",
+    f"{S}:119: multi-shard: alerts_forwarded (alerts); unpinned: alerts.user_id",
 ]
 
 
@@ -183,7 +185,7 @@ def test_cli_prints_the_shard_section_after_the_problems(server: Server) -> None
     )
     assert done.returncode == 1
     assert done.stdout.splitlines() == REPORT + SHARDS
-    assert done.stderr == "check: 13 error(s), 10 warning(s) in 1 migrations and 35 queries\n"
+    assert done.stderr == "check: 13 error(s), 11 warning(s) in 1 migrations and 36 queries\n"
 
 
 def _migrated(url: str) -> dict[str, Statement]:

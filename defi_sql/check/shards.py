@@ -241,12 +241,13 @@ def _inserted(
     facts: ShardFacts, node: dict[str, Any], table: str, column: str, parameters: set[str]
 ) -> str | None:
     """The term an INSERT takes its distribution column from (None: pinned, one row)."""
+    unknown = f"INSERT INTO {table}"  # no condition's term: never pinned
     source = next(
         (c for c in node.get("Plans", []) if c.get("Parent Relationship") == "Outer"), None
     )
     number = facts.column_number(table, column)
     if source is None or number is None:
-        return f"{table}.{column}"
+        return unknown
     outputs = source.get("Output", [])
     value = outputs[number - 1] if number <= len(outputs) else None
     term = _term(value, None, parameters) if value is not None else None
@@ -254,7 +255,7 @@ def _inserted(
         return term  # a parameter, or a column pinned or not by the source's conditions
     if source["Node Type"] == "Result" and "Plans" not in source:
         return None  # one row: it goes to one shard whatever its value
-    return f"{table}.{column}"  # rows computed from a source that may span users
+    return unknown  # rows computed from a source that may span users
 
 
 def judge_shards(
