@@ -161,9 +161,9 @@ RETURNING a.id, a.user_id, a.signal_id, a.type, a.channel, a.message, a.metadata
 -- come back together. At max_attempts it becomes failed, a dead letter: out of
 -- the queue for good, its lease ended now, the token kept (so that the holder
 -- repeating the call is recognised).
+-- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
 -- returns: Alert
 UPDATE alerts
--- shards: multi, by id alone: every shard until callers pass the user (docs/scale-out.md)
    SET status = CASE WHEN greatest(attempts, 1) >= :max_attempts
                      THEN 'failed' ELSE 'pending' END,
        -- in seconds, as a double: 2^(attempts - 1) never overflows an interval

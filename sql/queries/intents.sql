@@ -55,11 +55,12 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- (no debt, so never liquidatable) counts as infinitely high: "> x" and
 -- ">= x" hold on it, "< x" and "<= x" never do. One statement, oldest intent
 -- first.
--- replica: ok
+-- Not 'replica: ok': an intent it returns is triggered at once (a repay, a
+-- withdrawal), on the newest snapshot the primary has (docs/scale-out.md).
+-- shards: multi, the intents tick: every user's due intents
 -- returns: Intent
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
--- shards: multi, the intents tick: every user's due intents
   FROM intents AS i
  CROSS JOIN LATERAL (SELECT json_decimal(i.condition -> 'value') AS threshold) AS c
  WHERE i.status = 'active'
