@@ -186,3 +186,28 @@ def test_a_history_range_reads_only_its_partitions(db: psycopg.Connection[Any], 
     assert "positions_test_2030_02" not in text
     assert "positions_legacy" not in text
     assert "positions_default" not in text
+
+
+CONSTRAINT_EXCLUSION = "0053.set-constraint-exclusion-off"
+
+
+def _new_session_setting(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT current_setting('constraint_exclusion')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def test_new_sessions_do_not_try_every_partitions_checks(db_url: str) -> None:
+    """0053 turns constraint exclusion off for the database (partitions are
+    pruned by their bounds), for every client's new sessions; its rollback
+    gives the server's default back. A database cloned from a template starts
+    without it, as PostgreSQL copies no database setting."""
+    assert _new_session_setting(db_url) == "partition"
+    with Migrator(db_url) as m:
+        m.rollback(to=MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1])
+        assert m.migrate()[0] == CONSTRAINT_EXCLUSION
+    assert _new_session_setting(db_url) == "off"
+    with Migrator(db_url) as m:
+        m.rollback(to=MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1])
+    assert _new_session_setting(db_url) == "partition"

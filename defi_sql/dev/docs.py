@@ -1,8 +1,9 @@
 """``docs/schema.md``: the schema for readers, generated from the catalog.
 
-Each table with its ``COMMENT ON`` text, columns (type, null, default,
+A Mermaid ER diagram of the foreign keys, the database's own settings, then
+each table with its ``COMMENT ON`` text, columns (type, null, default,
 comment), constraints, indexes, the roles' privileges and row-level security
-policies, and a Mermaid ER diagram of the foreign keys. ``make schema``
+policies. ``make schema``
 writes it with ``sql/schema.sql``; a test fails while it is stale.
 """
 
@@ -40,6 +41,21 @@ def schema_markdown(conn: psycopg.Connection[Any]) -> str:
         parent = "||" if required else "|o"  # a NULL-able key: the parent is optional
         lines.append(f'    {to_table} {parent}--o{{ {from_table} : "{columns}"')
     lines.append("```")
+    settings = [setting for (setting,) in queries.database_settings(conn)]
+    if settings:
+        lines += [
+            "",
+            "## Database settings",
+            "",
+            "Set by migrations for every new session of this database (`ALTER DATABASE ... "
+            "SET`); a database copied from it as a template does not have them.",
+            "",
+            "| setting | value |",
+            "|---|---|",
+        ]
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            lines.append(f"| `{name}` | `{_cell(value)}` |")
     for name, comment, partition_key in tables:
         lines += ["", f"## {name}", ""]
         if comment:
