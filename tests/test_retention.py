@@ -252,3 +252,28 @@ def test_ties_on_snapshot_at_are_broken_as_latest_breaks_them(
         ordered[0].health_factor,
     )
     assert (d.min_health_factor, d.last_collateral_usd) == (Decimal("1.30"), Decimal("40.5"))
+
+
+@pytest.mark.parametrize(
+    ("datestyle", "timezone"),
+    [("ISO, MDY", "UTC"), ("ISO, DMY", "Asia/Kolkata"), ("ISO, YMD", "America/St_Johns")],
+)
+def test_history_reads_the_boundary_the_partitions_function_reads(
+    db: psycopg.Connection[Any], datestyle: str, timezone: str
+) -> None:
+    """positions.history reads its boundary straight from the catalog, not
+    through positions_partitions() (0046, slow with many partitions): the oracle
+    is that function, with the legacy partition, after retention, and in
+    sessions whose time zone and date order differ (psycopg reads ISO dates only)."""
+    since = """SELECT range_start FROM positions_partitions() WHERE NOT is_default
+                ORDER BY range_start NULLS FIRST LIMIT 1"""
+    owner = user(db, 1)
+    assert sync.positions.history(db, owner, START, NOW).snapshots_since is None
+    starts = partitioned_for_a_year(db)
+    sync.maintenance.retire(db, retention=NOW - starts[3])
+    db.execute("SELECT set_config('datestyle', %s, false)", (datestyle,))
+    db.execute("SELECT set_config('timezone', %s, false)", (timezone,))
+    found = sync.positions.history(db, owner, START, NOW).snapshots_since
+    oracle = db.execute(since).fetchone()
+    assert oracle is not None and found == oracle[0]
+    assert found in starts[1:4] and found == starts[starts.index(found)]
