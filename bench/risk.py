@@ -26,9 +26,13 @@ index-only and bitmap scans off; timed in the same rounds as the queries.
    users ratio). Chart: ``bench/results/risk_users.png``.
 3. History depth: 2,000 users of 50 snapshots, then the same users with 2,500
    (older copies of their snapshots added, ``risk_add_history``: the latest
-   snapshots, and so every every-tick answer, stay the same). Every query that
-   reads positions per request or per tick, at both depths; target: within
-   1.3x. ``list_for_user`` is left out: it returns the whole history by design.
+   snapshots, and so every every-tick answer, stay the same). The copies are
+   spread over the year before the seeded snapshots, and positions is
+   partitioned by month as a database partitioned for that year is (the empty
+   legacy partition replaced by monthly ones, from the oldest copy's month to
+   three months ahead), at both depths. Every query that reads positions per
+   request or per tick, at both depths; target: within 1.3x. ``list_for_user``
+   is left out: it returns the whole history by design.
 
 ``--quick``: 500 / 2,000 / 5,000 users, and 500 users of 50 and 500 snapshots.
 """
@@ -41,13 +45,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import psycopg
+from psycopg import sql
 
 from bench.common import (
     Budget,
@@ -78,6 +83,8 @@ SNAPSHOTS = 20
 #: the history-depth data set: users, and snapshots per user before and after
 DEPTH_USERS, DEPTHS = 2_000, (50, 2_500)
 QUICK_DEPTH_USERS, QUICK_DEPTHS = 500, (50, 500)
+#: how far back the deepest history goes, and how far ahead partitions are made
+DEPTH_SPAN, PARTITIONS_AHEAD = timedelta(days=365), timedelta(days=90)
 
 #: targets (issue #11)
 PASSES_TARGET = 20.0
@@ -426,11 +433,18 @@ def _depth_series(
     whole = Budget(3, 2, 2.0) if quick else Budget(7, 3, 20.0)
     out: list[AtDepth] = []
     with psycopg.connect(data, autocommit=True) as conn:
+        now = datetime.now(UTC)  # the seed's newest snapshots are now's
+        partitions = _partition_by_month(
+            conn, now - DEPTH_SPAN - timedelta(days=7), now + PARTITIONS_AHEAD
+        )
+        print(f"{SECTION}: positions partitioned by month, {partitions} partitions", flush=True)
         started = time.perf_counter()
         seed_users(conn, users, snapshots=depths[0], chunk=500)
         conn.execute("VACUUM ANALYZE")
         seeded = time.perf_counter() - started
         oldest, newest, positions = db_span(conn)
+        copies = depths[-1] // depths[0] - 1
+        step = max(newest - oldest + timedelta(minutes=5), DEPTH_SPAN / copies)
         until = newest + timedelta(minutes=1)
         holdings = sorted(
             {
@@ -439,7 +453,6 @@ def _depth_series(
             },
             key=lambda h: h.user_id,
         )
-        step = newest - oldest + timedelta(minutes=5)
         loaded, count = seeded, positions
         for snapshots in depths:
             if snapshots != depths[0]:
@@ -465,6 +478,30 @@ def _depth_series(
                         )
             out.append(AtDepth(snapshots, count, loaded, samples, answered))
     return out
+
+
+def _partition_by_month(conn: psycopg.Connection[Any], since: datetime, until: datetime) -> int:
+    """Partition the (empty) positions by month from ``since``'s month until
+    one covers ``until``, as a database partitioned that long has: the legacy
+    partition (MINVALUE to the conversion's month, 0045) goes, and
+    ``positions_make_partitions`` (0046) makes the months after the first.
+    The number of partitions then, the default one included."""
+    first = datetime(since.year, since.month, 1, tzinfo=since.tzinfo)
+    after = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=first.tzinfo)
+    with conn.transaction():
+        conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE partitions.{} PARTITION OF positions FOR VALUES FROM ({}) TO ({})"
+            ).format(
+                sql.Identifier(f"positions_{first:%Y_%m}"), sql.Literal(first), sql.Literal(after)
+            )
+        )
+        conn.execute("DROP TABLE partitions.positions_legacy")
+        conn.execute("SELECT count(*) FROM positions_make_partitions('1 month', %s)", (until,))
+    row = conn.execute("SELECT count(*) FROM positions_partitions()").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _deepen(

@@ -17,8 +17,9 @@ SELECT min(snapshot_at) AS oldest, max(snapshot_at) AS newest, count(*) AS posit
 -- name: risk_add_history(first_copy, last_copy, step, since)
 -- Older history for the same users: copies first_copy .. last_copy of every
 -- snapshot taken at or after since (the data set as seeded), copy k shifted
--- back by a day and k steps (step: the seeded snapshots' span, so that the
--- copies follow each other without overlap). Every copy is older than every
+-- back by a day and k steps (step: at least the seeded snapshots' span, so
+-- that the copies do not overlap; bench/risk.py spreads them over a year).
+-- Every copy is older than every
 -- seeded snapshot, so each user's latest snapshots, and so every every-tick
 -- answer, stay what they were; a one-day range ending at the newest snapshot
 -- still holds the seeded snapshots only.
