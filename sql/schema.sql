@@ -1839,7 +1839,7 @@ CREATE INDEX positions_wallet_address_protocol_snapshot_at_idx ON ONLY public.po
 -- Name: INDEX positions_wallet_address_protocol_snapshot_at_idx; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON INDEX public.positions_wallet_address_protocol_snapshot_at_idx IS 'Serves a wallet''s snapshots on a protocol, newest first (positions_list_for_wallet).';
+COMMENT ON INDEX public.positions_wallet_address_protocol_snapshot_at_idx IS 'Serves a wallet''s snapshots on a protocol, newest first: the last month''s (positions_list_for_wallet_recent), then the older ones (positions_list_for_wallet_before).';
 
 --
 -- Name: signals_asset_status_idx; Type: INDEX; Schema: public; Owner: -

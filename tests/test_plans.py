@@ -107,8 +107,23 @@ CASES = [
         frozenset({"positions_user_id_snapshot_at_idx"}),
     ),
     Case(
-        "positions_list_for_wallet",
-        lambda d: {"wallet_address": _wallet(8), "protocol": "aave-v3", "max_rows": 10},
+        "positions_list_for_wallet_recent",
+        lambda d: {
+            "wallet_address": _wallet(8),
+            "protocol": "aave-v3",
+            "since": datetime.now(UTC) - timedelta(days=31),
+            "max_rows": 10,
+        },
+        frozenset({"positions_wallet_address_protocol_snapshot_at_idx"}),
+    ),
+    Case(
+        "positions_list_for_wallet_before",
+        lambda d: {
+            "wallet_address": _wallet(8),
+            "protocol": "aave-v3",
+            "before": datetime.now(UTC) - timedelta(days=31),
+            "max_rows": 10,
+        },
         frozenset({"positions_wallet_address_protocol_snapshot_at_idx"}),
     ),
     Case(

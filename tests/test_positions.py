@@ -404,6 +404,36 @@ def test_list_for_wallet(api: Api) -> None:
     assert api.positions.list_for_wallet(LOWER, "spark") == []
 
 
+def test_list_for_wallet_reads_recent_then_older_as_one_statement_would(
+    api: Api, db_url: str
+) -> None:
+    """list_for_wallet reads the last month first and the older snapshots only
+    for what it lacks; the oracle is the one statement over all of positions,
+    for every limit, with ties on snapshot_at on both sides of the month."""
+    now = datetime.now(UTC)
+    user_id = new_user(api, 1)
+    ages = [timedelta(days=d) for d in (400, 45, 32, 31.5, 30.5, 30, 2)] + [timedelta(hours=1)]
+    for age in ages:  # each age twice in one statement, then once more in another
+        moment = now - age
+        two = [replace(snap(user_id, protocol="aave"), snapshot_at=moment) for _ in range(2)]
+        api.positions.ingest(two)
+        api.positions.ingest([replace(two[0], health_factor=Decimal("3"))])
+    api.positions.ingest([replace(snap(user_id, protocol="spark"), snapshot_at=now)])
+    with psycopg.connect(db_url) as conn:
+        oracle = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM positions WHERE wallet_address = %s AND protocol = 'aave' "
+                "ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC",
+                (LOWER,),
+            )
+        ]
+    assert len(oracle) == 3 * len(ages)
+    for limit in range(1, len(oracle) + 2):
+        found = api.positions.list_for_wallet(LOWER, "aave", limit=limit)
+        assert [p.id for p in found] == oracle[:limit], limit
+
+
 @pytest.mark.parametrize(
     ("address", "protocol", "limit", "message"),
     [

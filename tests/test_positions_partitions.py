@@ -14,11 +14,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from defi_sql import sync
 from defi_sql.migrate.migrator import Migrator
 from defi_sql.models import NewPosition
 from defi_sql.paths import migrations_dir
+from defi_sql.statements import statement
 
 from .helpers import MIGRATION_IDS, wallet
 
@@ -211,3 +213,50 @@ def test_new_sessions_do_not_try_every_partitions_checks(db_url: str) -> None:
     with Migrator(db_url) as m:
         m.rollback(to=MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1])
     assert _new_session_setting(db_url) == "partition"
+
+
+def _month(moment: datetime, ahead: int = 0) -> datetime:
+    months = moment.year * 12 + moment.month - 1 + ahead
+    return datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
+
+
+def _by_month(conn: psycopg.Connection[Any], first: datetime, last: datetime) -> list[str]:
+    """Replace the (empty) legacy partition by monthly ones, first's to last's."""
+    conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
+    conn.execute("DROP TABLE partitions.positions_legacy")
+    names, begin = [], _month(first)
+    while begin <= last:
+        names.append(f"positions_test_{begin:%Y_%m}")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE partitions.{} PARTITION OF positions FOR VALUES FROM ({}) TO ({})"
+            ).format(sql.Identifier(names[-1]), sql.Literal(begin), sql.Literal(_month(begin, 1)))
+        )
+        begin = _month(begin, 1)
+    return names
+
+
+def test_a_wallets_recent_snapshots_are_read_from_the_newest_partitions_only(
+    db: psycopg.Connection[Any],
+) -> None:
+    """positions.list_for_wallet's first statement, since a month back, plans
+    the partitions from that month on (and the default one, which may hold
+    any date), not the year before; its second, for the rest, the others."""
+    now = datetime.now(UTC)
+    since = now - timedelta(days=31)
+    names = _by_month(db, now - timedelta(days=365), now + timedelta(days=60))
+    recent = {name for name in names if name >= f"positions_test_{since:%Y_%m}"}
+    params = {"wallet_address": wallet(1), "protocol": "aave", "max_rows": 20}
+
+    def planned(query: str, bound: dict[str, datetime]) -> set[str]:
+        row = db.execute(
+            "EXPLAIN (FORMAT JSON) " + statement(query).sql, {**params, **bound}
+        ).fetchone()
+        assert row is not None
+        return {name for name in [*names, "positions_default"] if name in str(row[0])}
+
+    assert planned("positions_list_for_wallet_recent", {"since": since}) == recent | {
+        "positions_default"
+    }
+    older = planned("positions_list_for_wallet_before", {"before": since})
+    assert older == set(names) - recent | {f"positions_test_{since:%Y_%m}", "positions_default"}

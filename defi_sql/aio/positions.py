@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -47,6 +47,8 @@ __all__ = [
 
 #: The health factor below which a user without their own threshold is at risk.
 DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
+#: how far back list_for_wallet's first read goes (its second reads the rest)
+_RECENT_WALLET_HISTORY = timedelta(days=31)
 
 _COPY_TYPES = (
     "uuid",
@@ -155,13 +157,27 @@ async def latest_per_protocol(conn: AsyncConnection[Any], user_id: UUID) -> list
 async def list_for_wallet(
     conn: AsyncConnection[Any], wallet_address: str, protocol: str, *, limit: int = 100
 ) -> list[Position]:
-    """Snapshots of a wallet on a protocol, newest first, at most ``limit``."""
-    params = {
+    """Snapshots of a wallet on a protocol, newest first, at most ``limit``.
+
+    Read in two statements: the last month's snapshots (only the newest
+    partitions are planned and read), then, if they are fewer than ``limit``,
+    the older ones. A snapshot written between the two is in the answer if the
+    second statement sees it.
+    """
+    params: dict[str, Any] = {
         "wallet_address": validate.wallet_address(wallet_address),
         "protocol": validate.text(protocol, "protocol", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return await fetch_all(conn, "positions_list_for_wallet", params, Position)
+    # the newest partitions first; the older ones only for what they lack
+    since = datetime.now(UTC) - _RECENT_WALLET_HISTORY
+    found = await fetch_all(
+        conn, "positions_list_for_wallet_recent", {**params, "since": since}, Position
+    )
+    if len(found) < params["max_rows"]:
+        rest = {**params, "before": since, "max_rows": params["max_rows"] - len(found)}
+        found += await fetch_all(conn, "positions_list_for_wallet_before", rest, Position)
+    return found
 
 
 async def history(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -50,6 +50,8 @@ __all__ = [
 
 #: The health factor below which a user without their own threshold is at risk.
 DEFAULT_ALERT_THRESHOLD = Decimal("1.5")
+#: how far back list_for_wallet's first read goes (its second reads the rest)
+_RECENT_WALLET_HISTORY = timedelta(days=31)
 
 _COPY_TYPES = (
     "uuid",
@@ -158,13 +160,27 @@ def latest_per_protocol(conn: Connection[Any], user_id: UUID) -> list[Position]:
 def list_for_wallet(
     conn: Connection[Any], wallet_address: str, protocol: str, *, limit: int = 100
 ) -> list[Position]:
-    """Snapshots of a wallet on a protocol, newest first, at most ``limit``."""
-    params = {
+    """Snapshots of a wallet on a protocol, newest first, at most ``limit``.
+
+    Read in two statements: the last month's snapshots (only the newest
+    partitions are planned and read), then, if they are fewer than ``limit``,
+    the older ones. A snapshot written between the two is in the answer if the
+    second statement sees it.
+    """
+    params: dict[str, Any] = {
         "wallet_address": validate.wallet_address(wallet_address),
         "protocol": validate.text(protocol, "protocol", max_length=64),
         "max_rows": validate.positive_int(limit, "limit"),
     }
-    return fetch_all(conn, "positions_list_for_wallet", params, Position)
+    # the newest partitions first; the older ones only for what they lack
+    since = datetime.now(UTC) - _RECENT_WALLET_HISTORY
+    found = fetch_all(
+        conn, "positions_list_for_wallet_recent", {**params, "since": since}, Position
+    )
+    if len(found) < params["max_rows"]:
+        rest = {**params, "before": since, "max_rows": params["max_rows"] - len(found)}
+        found += fetch_all(conn, "positions_list_for_wallet_before", rest, Position)
+    return found
 
 
 def history(conn: Connection[Any], user_id: UUID, since: datetime, until: datetime) -> History:

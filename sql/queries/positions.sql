@@ -68,9 +68,14 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
  WHERE user_id = :user_id
  ORDER BY protocol, chain_id;
 
--- name: positions_list_for_wallet(wallet_address, protocol, max_rows)
--- Snapshots of a wallet on a protocol, newest first, at most max_rows
--- (positions_wallet_address_protocol_snapshot_at_idx).
+-- name: positions_list_for_wallet_recent(wallet_address, protocol, since, max_rows)
+-- Snapshots of a wallet on a protocol taken at or after since, newest first,
+-- at most max_rows (positions_wallet_address_protocol_snapshot_at_idx).
+-- positions.list_for_wallet asks this first, since a month back: PostgreSQL
+-- plans and reads only the partitions from since on, where a wallet's
+-- newest snapshots are, instead of one index probe in every partition of
+-- the history (measured with a year of monthly partitions: 1.96 ms against
+-- 0.73 ms with the history empty, bench/README.md).
 -- returns: Position
 -- replica: ok
 -- shards: multi, by wallet address, which is not the distribution column
@@ -79,6 +84,24 @@ SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collatera
   FROM positions
  WHERE wallet_address = :wallet_address
    AND protocol = :protocol
+   AND snapshot_at >= :since
+ ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
+ LIMIT :max_rows;
+
+-- name: positions_list_for_wallet_before(wallet_address, protocol, before, max_rows)
+-- Snapshots of a wallet on a protocol taken before before, newest first, at
+-- most max_rows: the rest of positions.list_for_wallet's answer when the
+-- recent ones (positions_list_for_wallet_recent, since = before) were fewer
+-- than asked for.
+-- returns: Position
+-- replica: ok
+-- shards: multi, by wallet address, which is not the distribution column
+SELECT id, user_id, wallet_address, protocol, chain_id, health_factor, collateral, debt,
+       metadata, snapshot_at, created_at, updated_at
+  FROM positions
+ WHERE wallet_address = :wallet_address
+   AND protocol = :protocol
+   AND snapshot_at < :before
  ORDER BY snapshot_at DESC, write_seq DESC NULLS LAST, id DESC
  LIMIT :max_rows;
 
