@@ -112,6 +112,7 @@ CASES = [
             "wallet_address": _wallet(8),
             "protocol": "aave-v3",
             "since": datetime.now(UTC) - timedelta(days=31),
+            "until": "infinity",
             "max_rows": 10,
         },
         frozenset({"positions_wallet_address_protocol_snapshot_at_idx"}),

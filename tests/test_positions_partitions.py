@@ -255,8 +255,44 @@ def test_a_wallets_recent_snapshots_are_read_from_the_newest_partitions_only(
         assert row is not None
         return {name for name in [*names, "positions_default"] if name in str(row[0])}
 
-    assert planned("positions_list_for_wallet_recent", {"since": since}) == recent | {
-        "positions_default"
-    }
+    assert planned(
+        "positions_list_for_wallet_recent", {"since": since, "until": "infinity"}
+    ) == recent | {"positions_default"}
     older = planned("positions_list_for_wallet_before", {"before": since})
     assert older == set(names) - recent | {f"positions_test_{since:%Y_%m}", "positions_default"}
+
+
+def test_a_deep_wallets_recent_snapshots_keep_one_generic_plan(
+    db: psycopg.Connection[Any],
+) -> None:
+    """With thousands of snapshots a wallet, PostgreSQL keeps one generic plan
+    for positions_list_for_wallet_recent (its time bound is a parameter on
+    both sides) instead of planning every call, as it did with a lower bound
+    alone: the plan cache's own counts, after psycopg has prepared it."""
+    now = datetime.now(UTC)
+    owners = [sync.users.create(db, wallet_address=wallet(n)).id for n in range(4)]
+    sync.positions.ingest(
+        db,
+        (
+            NewPosition(
+                user_id=owner,
+                wallet_address=wallet(n),
+                protocol="aave",
+                health_factor=Decimal("2"),
+                snapshot_at=now - timedelta(minutes=10 * k),
+            )
+            for n, owner in enumerate(owners)
+            for k in range(2_500)
+        ),
+    )
+    db.execute("ANALYZE positions")
+    for call in range(15):
+        found = sync.positions.list_for_wallet(db, wallet(call % 4), "aave", limit=20)
+        assert len(found) == 20
+    counts = db.execute(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE statement LIKE '%wallet_address = $1%' AND statement LIKE '%snapshot_at >= $3%'"
+    ).fetchall()
+    assert len(counts) == 1
+    generic, custom = counts[0]
+    assert generic >= 5 and custom == 5, counts

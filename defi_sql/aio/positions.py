@@ -171,9 +171,8 @@ async def list_for_wallet(
     }
     # the newest partitions first; the older ones only for what they lack
     since = datetime.now(UTC) - _RECENT_WALLET_HISTORY
-    found = await fetch_all(
-        conn, "positions_list_for_wallet_recent", {**params, "since": since}, Position
-    )
+    recent = {**params, "since": since, "until": "infinity"}
+    found = await fetch_all(conn, "positions_list_for_wallet_recent", recent, Position)
     if len(found) < params["max_rows"]:
         rest = {**params, "before": since, "max_rows": params["max_rows"] - len(found)}
         found += await fetch_all(conn, "positions_list_for_wallet_before", rest, Position)
