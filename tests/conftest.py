@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
@@ -98,9 +99,30 @@ def template(server: Server) -> Iterator[str]:
     janitor.drop()
 
 
+def _copy_settings(server: Server, template: str, clone: str) -> None:
+    """The template's database settings (0053's) on its clone: CREATE DATABASE
+    ... TEMPLATE copies none, and a migrated database has them."""
+    with psycopg.connect(server.admin, autocommit=True) as conn:
+        settings = conn.execute(
+            "SELECT unnest(s.setconfig) FROM pg_db_role_setting AS s "
+            "JOIN pg_database AS d ON d.oid = s.setdatabase "
+            "WHERE d.datname = %s AND s.setrole = 0",
+            (template,),
+        ).fetchall()
+        for (setting,) in settings:
+            name, _, value = setting.partition("=")
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(clone), sql.Identifier(name), sql.Literal(value)
+                )
+            )
+
+
 def _fresh_database(server: Server, template: str | None) -> Iterator[str]:
     janitor = server.janitor(f"test_{uuid.uuid4().hex[:12]}", template)
     janitor.init()
+    if template is not None:
+        _copy_settings(server, template, janitor.dbname)
     try:
         yield server.url(janitor.dbname)
     finally:

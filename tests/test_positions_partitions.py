@@ -203,16 +203,17 @@ def _new_session_setting(url: str) -> str:
 def test_new_sessions_do_not_try_every_partitions_checks(db_url: str) -> None:
     """0053 turns constraint exclusion off for the database (partitions are
     pruned by their bounds), for every client's new sessions; its rollback
-    gives the server's default back. A database cloned from a template starts
-    without it, as PostgreSQL copies no database setting."""
-    assert _new_session_setting(db_url) == "partition"
-    with Migrator(db_url) as m:
-        m.rollback(to=MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1])
-        assert m.migrate()[0] == CONSTRAINT_EXCLUSION
+    gives the server's default back. (The test databases are clones of a
+    migrated template, and conftest copies its settings, which CREATE
+    DATABASE ... TEMPLATE does not.)"""
+    before = MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1]
     assert _new_session_setting(db_url) == "off"
     with Migrator(db_url) as m:
-        m.rollback(to=MIGRATION_IDS[MIGRATION_IDS.index(CONSTRAINT_EXCLUSION) - 1])
+        m.rollback(to=before)
     assert _new_session_setting(db_url) == "partition"
+    with Migrator(db_url) as m:
+        assert m.migrate()[0] == CONSTRAINT_EXCLUSION
+    assert _new_session_setting(db_url) == "off"
 
 
 def _month(moment: datetime, ahead: int = 0) -> datetime:

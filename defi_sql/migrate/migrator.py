@@ -414,7 +414,8 @@ class Migrator:
         """Drop every object of the current schema (bookkeeping included, the TypeScript
         app's migration tables and extension members excluded) and the schemas and
         extensions migrations created; :class:`Refused` while objects it would not drop
-        depend on them."""
+        depend on them. The database's settings (0053's ``constraint_exclusion``) stay:
+        they may be a DBA's too, and migrating again finds them in place."""
         ensure_bookkeeping(self.connection)
         conn = self.connection
         queries = internal_queries()

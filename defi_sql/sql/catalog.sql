@@ -5,7 +5,8 @@
 
 -- name: schema_fingerprint()
 -- Every table, column, constraint, index, trigger, function, type, view,
--- sequence, policy and comment of the current schema.
+-- sequence, policy and comment of the current schema, and the database's
+-- settings.
 WITH ns AS (
     SELECT current_schema()::regnamespace::oid AS oid
 ), rel AS (
@@ -108,6 +109,14 @@ WITH ns AS (
                      'comment=' || obj_description(t.oid, 'pg_type'))
       FROM pg_type AS t, ns
      WHERE t.typnamespace = ns.oid AND t.typtype IN ('e', 'd', 'r')
+    UNION ALL
+    -- the database's own settings for every role (ALTER DATABASE ... SET, 0053)
+    SELECT 'setting', split_part(c.setting, '=', 1), substr(c.setting, strpos(c.setting, '=') + 1)
+      FROM pg_db_role_setting AS s
+      JOIN pg_database AS d ON d.oid = s.setdatabase
+     CROSS JOIN unnest(s.setconfig) AS c (setting)
+     WHERE d.datname = current_database()
+       AND s.setrole = 0
 )
 SELECT kind, name, definition
   FROM items
