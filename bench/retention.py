@@ -69,6 +69,7 @@ from psycopg import sql
 
 from bench.common import Result, database_name, database_url, print_markdown, sibling_database
 from defi_sql import sync
+from defi_sql.dev.partitions import by_month, make_month, month_start, partition_name
 from defi_sql.models import Asset, NewPosition
 
 SECTION = "retention of one month of snapshots"
@@ -128,32 +129,6 @@ WAL_DIFF_SQL = "SELECT pg_wal_lsn_diff(%s, %s)::bigint"
 BACKEND_WAL_SQL = "SELECT wal_bytes, wal_fpi FROM pg_stat_get_backend_wal(pg_backend_pid())"
 
 
-def _month_after(moment: datetime) -> datetime:
-    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
-
-
-def _month_before(moment: datetime) -> datetime:
-    if moment.month == 1:
-        return datetime(moment.year - 1, 12, 1, tzinfo=UTC)
-    return datetime(moment.year, moment.month - 1, 1, tzinfo=UTC)
-
-
-def _partition(begin: datetime) -> str:
-    return f"positions_{begin:%Y_%m}"
-
-
-def _make_partition(conn: psycopg.Connection[Any], begin: datetime) -> None:
-    conn.execute(
-        sql.SQL(
-            "CREATE TABLE partitions.{} PARTITION OF positions FOR VALUES FROM ({}) TO ({})"
-        ).format(
-            sql.Identifier(_partition(begin)),
-            sql.Literal(begin),
-            sql.Literal(_month_after(begin)),
-        )
-    )
-
-
 @dataclass(frozen=True)
 class Owner:
     """A user the writer writes for: its (protocol, chain) key is live."""
@@ -173,7 +148,7 @@ class Layout:
 
     @property
     def old_end(self) -> datetime:
-        return _month_after(self.old)
+        return month_start(self.old, 1)
 
     def retention(self, now: datetime) -> timedelta:
         """A retention whose cutoff falls a day into the month after the old one:
@@ -184,25 +159,17 @@ class Layout:
 def _partition_months(conn: psycopg.Connection[Any], now: datetime) -> Layout:
     """The empty legacy partition replaced by monthly ones, from three months before
     the current one to the month after it."""
-    conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
-    conn.execute("DROP TABLE partitions.positions_legacy")
-    current = datetime(now.year, now.month, 1, tzinfo=UTC)
-    old = _month_before(_month_before(_month_before(current)))
-    months = [old]
-    while months[-1] <= now:
-        months.append(_month_after(months[-1]))
-    for begin in months:
-        _make_partition(conn, begin)
-    return Layout(old=old, months=months)
+    old = month_start(now, -3)
+    return Layout(old=old, months=by_month(conn, old, month_start(now, 1)))
 
 
 def _fill(conn: psycopg.Connection[Any], layout: Layout, users: int, per_user: int) -> float:
     """The old month filled (its partition made first if retire dropped it); seconds taken."""
     exists = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f"partitions.{_partition(layout.old)}",)
+        "SELECT to_regclass(%s) IS NOT NULL", (f"partitions.{partition_name(layout.old)}",)
     ).fetchone()
     if not (exists and exists[0]):
-        _make_partition(conn, layout.old)
+        make_month(conn, layout.old)
     started = time.perf_counter()
     for first in range(1, users + 1, FILL_CHUNK):
         conn.execute(
@@ -408,7 +375,7 @@ def run(url: str, *, quick: bool = False) -> list[Result]:
         owners = _owners(conn.execute(USERS_SQL, {"users": users}).fetchall())
         _fill_recent(conn, layout, users, now)
         retention = layout.retention(now)
-        old_name = _partition(layout.old)
+        old_name = partition_name(layout.old)
         print(
             f"\nretention: monthly partitions {', '.join(f'{m:%Y-%m}' for m in layout.months)}; "
             f"{old_name} goes ({users:,} users x {per_user} snapshots = {month_rows:,}), "

@@ -52,7 +52,6 @@ from uuid import UUID
 
 import msgspec
 import psycopg
-from psycopg import sql
 
 from bench.common import (
     Budget,
@@ -65,6 +64,7 @@ from bench.common import (
     sibling_database,
 )
 from defi_sql import sync as db
+from defi_sql.dev.partitions import by_month
 from defi_sql.dev.seed import seed_users
 from defi_sql.errors import ConfigError
 from defi_sql.models import Intent, Position, PositionAtRisk
@@ -481,24 +481,10 @@ def _depth_series(
 
 
 def _partition_by_month(conn: psycopg.Connection[Any], since: datetime, until: datetime) -> int:
-    """Partition the (empty) positions by month from ``since``'s month until
-    one covers ``until``, as a database partitioned that long has: the legacy
-    partition (MINVALUE to the conversion's month, 0045) goes, and
-    ``positions_make_partitions`` (0046) makes the months after the first.
-    The number of partitions then, the default one included."""
-    first = datetime(since.year, since.month, 1, tzinfo=since.tzinfo)
-    after = datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=first.tzinfo)
-    with conn.transaction():
-        conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE partitions.{} PARTITION OF positions FOR VALUES FROM ({}) TO ({})"
-            ).format(
-                sql.Identifier(f"positions_{first:%Y_%m}"), sql.Literal(first), sql.Literal(after)
-            )
-        )
-        conn.execute("DROP TABLE partitions.positions_legacy")
-        conn.execute("SELECT count(*) FROM positions_make_partitions('1 month', %s)", (until,))
+    """Partition the (empty) positions by month from ``since``'s month to
+    ``until``'s, as a database partitioned that long has; the number of
+    partitions then, the default one included."""
+    by_month(conn, since, until)
     row = conn.execute("SELECT count(*) FROM positions_partitions()").fetchone()
     assert row is not None
     return int(row[0])

@@ -14,9 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from defi_sql import sync
+from defi_sql.dev.partitions import by_month, month_start, partition_name
 from defi_sql.migrate.migrator import Migrator
 from defi_sql.models import NewPosition
 from defi_sql.paths import migrations_dir
@@ -216,27 +216,6 @@ def test_new_sessions_do_not_try_every_partitions_checks(db_url: str) -> None:
     assert _new_session_setting(db_url) == "off"
 
 
-def _month(moment: datetime, ahead: int = 0) -> datetime:
-    months = moment.year * 12 + moment.month - 1 + ahead
-    return datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC)
-
-
-def _by_month(conn: psycopg.Connection[Any], first: datetime, last: datetime) -> list[str]:
-    """Replace the (empty) legacy partition by monthly ones, first's to last's."""
-    conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
-    conn.execute("DROP TABLE partitions.positions_legacy")
-    names, begin = [], _month(first)
-    while begin <= last:
-        names.append(f"positions_test_{begin:%Y_%m}")
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE partitions.{} PARTITION OF positions FOR VALUES FROM ({}) TO ({})"
-            ).format(sql.Identifier(names[-1]), sql.Literal(begin), sql.Literal(_month(begin, 1)))
-        )
-        begin = _month(begin, 1)
-    return names
-
-
 def test_a_wallets_recent_snapshots_are_read_from_the_newest_partitions_only(
     db: psycopg.Connection[Any],
 ) -> None:
@@ -245,8 +224,11 @@ def test_a_wallets_recent_snapshots_are_read_from_the_newest_partitions_only(
     any date), not the year before; its second, for the rest, the others."""
     now = datetime.now(UTC)
     since = now - timedelta(days=31)
-    names = _by_month(db, now - timedelta(days=365), now + timedelta(days=60))
-    recent = {name for name in names if name >= f"positions_test_{since:%Y_%m}"}
+    names = [
+        partition_name(begin)
+        for begin in by_month(db, now - timedelta(days=365), now + timedelta(days=60))
+    ]
+    recent = {name for name in names if name >= partition_name(month_start(since))}
     params = {"wallet_address": wallet(1), "protocol": "aave", "max_rows": 20}
 
     def planned(query: str, bound: dict[str, datetime]) -> set[str]:
@@ -260,7 +242,7 @@ def test_a_wallets_recent_snapshots_are_read_from_the_newest_partitions_only(
         "positions_list_for_wallet_recent", {"since": since, "until": "infinity"}
     ) == recent | {"positions_default"}
     older = planned("positions_list_for_wallet_before", {"before": since})
-    assert older == set(names) - recent | {f"positions_test_{since:%Y_%m}", "positions_default"}
+    assert older == set(names) - recent | {partition_name(month_start(since)), "positions_default"}
 
 
 def test_a_deep_wallets_recent_snapshots_keep_one_generic_plan(

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from defi_sql import sync
+from defi_sql.dev.partitions import by_month, month_start
 from defi_sql.errors import InvalidInput
 from defi_sql.models import Asset, NewPosition
 
@@ -26,22 +27,12 @@ START = datetime(NOW.year - 1, NOW.month, 1, tzinfo=UTC)
 
 
 def month_after(moment: datetime) -> datetime:
-    return datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=UTC)
+    return month_start(moment, 1)
 
 
 def partitioned_for_a_year(conn: psycopg.Connection[Any]) -> list[datetime]:
     """Replace the (empty) legacy partition by monthly ones from START; their starts."""
-    conn.execute("ALTER TABLE positions DETACH PARTITION partitions.positions_legacy")
-    conn.execute("DROP TABLE partitions.positions_legacy")
-    starts = [START]
-    while starts[-1] <= NOW:
-        starts.append(month_after(starts[-1]))
-    for begin in starts:
-        conn.execute(
-            f"CREATE TABLE partitions.positions_{begin:%Y_%m} PARTITION OF positions "
-            f"FOR VALUES FROM ('{begin.isoformat()}') TO ('{month_after(begin).isoformat()}')"
-        )
-    return starts
+    return by_month(conn, START, month_start(NOW, 1))
 
 
 def user(conn: psycopg.Connection[Any], n: int) -> UUID:
