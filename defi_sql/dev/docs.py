@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from defi_sql._aiosql import internal_queries
+from defi_sql.check.catalog import fingerprint
 
 __all__ = ["schema_markdown"]
 
@@ -41,7 +42,7 @@ def schema_markdown(conn: psycopg.Connection[Any]) -> str:
         parent = "||" if required else "|o"  # a NULL-able key: the parent is optional
         lines.append(f'    {to_table} {parent}--o{{ {from_table} : "{columns}"')
     lines.append("```")
-    settings = [setting for (setting,) in queries.database_settings(conn)]
+    settings = [(name, value) for kind, name, value in fingerprint(conn) if kind == "setting"]
     if settings:
         lines += [
             "",
@@ -53,8 +54,7 @@ def schema_markdown(conn: psycopg.Connection[Any]) -> str:
             "| setting | value |",
             "|---|---|",
         ]
-        for setting in settings:
-            name, _, value = setting.partition("=")
+        for name, value in settings:
             lines.append(f"| `{name}` | `{_cell(value)}` |")
     for name, comment, partition_key in tables:
         lines += ["", f"## {name}", ""]

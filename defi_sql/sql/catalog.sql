@@ -236,13 +236,3 @@ SELECT c.relname AS from_table, r.relname AS to_table,
    AND c.relnamespace = current_schema()::regnamespace
  GROUP BY c.relname, r.relname, c.oid, con.conkey, con.conname
  ORDER BY c.relname, con.conname;
-
--- name: database_settings()
--- The settings of the current database for every role (ALTER DATABASE ... SET,
--- as 0053 does), one "name=value" each; for docs/schema.md.
-SELECT unnest(s.setconfig) AS setting
-  FROM pg_db_role_setting AS s
-  JOIN pg_database AS d ON d.oid = s.setdatabase
- WHERE d.datname = current_database()
-   AND s.setrole = 0
- ORDER BY 1;
