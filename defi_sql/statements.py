@@ -92,6 +92,15 @@ class Statement:
         return found.group(1) if found else None
 
     @property
+    def deploy_after(self) -> str | None:
+        """The migration this query needs applied before it is deployed, where its
+        doc says so: ``deploy after: 0056.add-intents-threshold``. It reads what that
+        migration adds, so it fails on the schema before it; ``defi-sql check``
+        expects that, and says so when it does not fail there."""
+        found = _DEPLOY_AFTER.search(self.doc)
+        return found.group(1) if found else None
+
+    @property
     def body_line(self) -> int:
         """The file line where its SQL starts (after the name and doc lines)."""
         return self.line + 1 + len(self.doc.splitlines()) if self.doc else self.line + 1
@@ -102,6 +111,7 @@ _ROWS = re.compile(r"^(one|at most one) row:\s*\S.*$", re.MULTILINE)
 _NOT_NULL = re.compile(r"^not null:\s*(.+?)\s*$", re.MULTILINE)
 _REPLICA = re.compile(r"^replica:\s*ok\b", re.MULTILINE)
 _SHARDS = re.compile(r"^shards:\s*multi\s*,\s*(\S.*?)\s*$", re.MULTILINE)
+_DEPLOY_AFTER = re.compile(r"^deploy after:\s*(\S+)\s*$", re.MULTILINE)
 
 
 def _line_of(text: str, name: str) -> int:

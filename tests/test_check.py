@@ -23,14 +23,17 @@ MODELS = "tests.fixtures.check.models"
 B = "tests/fixtures/check/broken/"
 REMARK = 'column "remark" does not exist'
 ONE_BACK = "fails on the schema before 0003.rename-things-note (new code before the migration)"
+AFTER = "; deploy it after migrating, and say so: `-- deploy after: 0003.rename-things-note`"
 BROKEN_REPORT = [
     f"{B}migrations/0002.add-things-size.rollback.sql:1: error: [round-trip] after rolling "
     "back 0002.add-things-size, index things_name_idx is left over (CREATE INDEX "
     "things_name_idx ON public.things USING btree (name))",
-    f"{B}queries/things.sql:11: warning: [compatibility] things_by_kind {ONE_BACK}: {REMARK}",
-    f"{B}queries/things.sql:27: warning: [compatibility] things_named_like {ONE_BACK}: {REMARK}",
-    f"{B}queries/things.sql:34: warning: [compatibility] list_things {ONE_BACK}: {REMARK}",
-    f"{B}queries/things.sql:53: warning: [compatibility] newest_thing {ONE_BACK}: {REMARK}",
+    f"{B}queries/things.sql:11: warning: [compatibility] things_by_kind "
+    f"{ONE_BACK}: {REMARK}{AFTER}",
+    f"{B}queries/things.sql:27: warning: [compatibility] things_named_like "
+    f"{ONE_BACK}: {REMARK}{AFTER}",
+    f"{B}queries/things.sql:34: warning: [compatibility] list_things {ONE_BACK}: {REMARK}{AFTER}",
+    f"{B}queries/things.sql:53: warning: [compatibility] newest_thing {ONE_BACK}: {REMARK}{AFTER}",
     f'{B}queries/things.sql:7: error: [prepare] get_thing: column "nickname" does not exist',
     f"{B}queries/things.sql:11: error: [operator] things_by_kind: `^` keeps one row but the "
     "query can return many; filter on a unique key, add LIMIT 1, or drop the operator to get "
@@ -135,6 +138,48 @@ def test_a_missing_rollback_is_reported(server: Server, tmp_path: Path) -> None:
         "0003.rename-things-note.sql has no rollback 0003.rename-things-note.rollback.sql; "
         "write one."
     )
+
+
+def test_deploy_after_the_newest_migration_is_expected_checked_and_named(
+    server: Server, tmp_path: Path
+) -> None:
+    """`-- deploy after: M` takes a query's compatibility warning away when M is
+    the newest migration and the query fails before it; says the line is stale
+    when the query runs there; and a line naming no migration is an error."""
+    tree = _tree(tmp_path)
+    queries = tree / "queries" / "things.sql"
+    text = queries.read_text()
+    text = text.replace(
+        "-- `^` on a query that returns every thing of a kind.\n",
+        "-- `^` on a query that returns every thing of a kind.\n"
+        "-- deploy after: 0003.rename-things-note\n",
+    )
+    text = text.replace(
+        "-- Fine: an aggregate is one row, and count(*) is never NULL.\n",
+        "-- Fine: an aggregate is one row, and count(*) is never NULL.\n"
+        "-- deploy after: 0003.rename-things-note\n",
+    )
+    text = text.replace(
+        "-- Fine: LIMIT 1.\n", "-- Fine: LIMIT 1.\n-- deploy after: 0004.no-such-migration\n"
+    )
+    queries.write_text(text)
+    report = run_check(server.admin, sql_dir=tree, models=MODELS)
+    compatibility = [(p.severity, p.message) for p in report.problems if p.check == "compatibility"]
+    assert compatibility == [
+        (
+            "error",
+            "newest_thing says `deploy after: 0004.no-such-migration`, which is no migration "
+            "(the newest is 0003.rename-things-note); name one by its file name without .sql.",
+        ),
+        ("warning", f"things_named_like {ONE_BACK}: {REMARK}{AFTER}"),
+        ("warning", f"list_things {ONE_BACK}: {REMARK}{AFTER}"),
+        ("warning", f"newest_thing {ONE_BACK}: {REMARK}{AFTER}"),
+        (
+            "warning",
+            "count_things says `deploy after: 0003.rename-things-note` but runs on the schema "
+            "before it; drop the line.",
+        ),
+    ]
 
 
 def test_a_migration_that_fails_stops_the_chain_with_file_and_line(

@@ -19,26 +19,64 @@ from defi_sql.paths import display_path
 from defi_sql.statements import Statement, load_statements
 from defi_sql.translate import message_of
 
-__all__ = ["new_code_before", "old_code_after"]
+__all__ = ["new_code_before", "old_code_after", "unknown_migrations"]
 
 
 def new_code_before(
     conn: psycopg.Connection[Any], statements: dict[str, Statement], forward: Path
 ) -> list[tuple[str, Problem]]:
-    """(query name, warning) for each query that fails on the schema before ``forward``."""
-    return [
-        (
-            stmt.name,
-            Problem(
+    """(query name, warning) for each query that fails on the schema before
+    ``forward``, unless its doc says ``deploy after: <forward>``; and for each
+    that says so but runs there (the line is stale)."""
+    problems: list[tuple[str, Problem]] = []
+    failing = set()
+    for stmt, exc in prepares(conn, statements):
+        failing.add(stmt.name)
+        if stmt.deploy_after != forward.stem:
+            problems.append(
+                (
+                    stmt.name,
+                    Problem(
+                        location(stmt),
+                        "warning",
+                        "compatibility",
+                        f"{stmt.name} fails on the schema before {forward.stem} (new code "
+                        f"before the migration): {message_of(exc)}; deploy it after "
+                        f"migrating, and say so: `-- deploy after: {forward.stem}`",
+                    ),
+                )
+            )
+    for stmt in statements.values():
+        if stmt.deploy_after == forward.stem and stmt.name not in failing:
+            problems.append(
+                (
+                    stmt.name,
+                    Problem(
+                        location(stmt),
+                        "warning",
+                        "compatibility",
+                        f"{stmt.name} says `deploy after: {forward.stem}` but runs on the "
+                        "schema before it; drop the line.",
+                    ),
+                )
+            )
+    return problems
+
+
+def unknown_migrations(
+    report: Report, statements: dict[str, Statement], forwards: list[Path]
+) -> None:
+    """An error for each query whose ``deploy after:`` names no migration."""
+    known = {forward.stem for forward in forwards}
+    for stmt in statements.values():
+        if stmt.deploy_after is not None and stmt.deploy_after not in known:
+            newest = f" (the newest is {forwards[-1].stem})" if forwards else ""
+            report.error(
                 location(stmt),
-                "warning",
                 "compatibility",
-                f"{stmt.name} fails on the schema before {forward.stem} (new code "
-                f"before the migration): {message_of(exc)}",
-            ),
-        )
-        for stmt, exc in prepares(conn, statements)
-    ]
+                f"{stmt.name} says `deploy after: {stmt.deploy_after}`, which is no "
+                f"migration{newest}; name one by its file name without .sql.",
+            )
 
 
 def old_code_after(

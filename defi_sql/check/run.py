@@ -53,7 +53,7 @@ from typing import Any
 
 from defi_sql.check.catalog import Fingerprint, fingerprint
 from defi_sql.check.columns import Catalog
-from defi_sql.check.compatibility import new_code_before, old_code_after
+from defi_sql.check.compatibility import new_code_before, old_code_after, unknown_migrations
 from defi_sql.check.contract import check_documents
 from defi_sql.check.drift import drift
 from defi_sql.check.queries import check_query, in_file_order
@@ -109,6 +109,7 @@ def run_check(
     report.queries = len(statements)
     forwards = forward_paths(sql_dir / "migrations")
     report.migrations = len(forwards)
+    unknown_migrations(report, statements, forwards)
     levels: dict[str, Fingerprint] = {}
     one_back: list[tuple[str, Problem]] = []
     with scratch_database(admin_conninfo) as url, _chain() as chain:
