@@ -676,6 +676,30 @@ def test_due_conditions_written_by_another_app(
         assert api.intents.get(row[0]).condition == BELOW_1_2  # metric defaults on read
 
 
+def test_a_condition_value_numeric_cannot_hold_never_halts_due_for_everyone(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    """A string of 140,000 digits passed intents_condition_shape_check, and
+    json_decimal then raised "value overflows numeric format" inside due, for
+    every user (found by writing it from psql). The check refuses it now
+    (0055); one stored before that rule (the check is not validated again) is
+    never due, and due goes on for every other intent."""
+    user = api.users.create(wallet_address=WALLET)
+    snapshot(api, user.id, "1.0")
+    fine = api.intents.create(user_id=user.id, condition=BELOW_1_2, action=NOTIFY)
+    insert = (
+        "INSERT INTO intents (user_id, condition, action)"
+        " VALUES (%s, jsonb_build_object('operator', '>', 'value', repeat('9', 140000)),"
+        ' \'{"type": "notify"}\')'
+    )
+    with pytest.raises(psycopg.errors.CheckViolation, match="intents_condition_shape_check"):
+        db.execute(insert, (user.id,))
+    db.execute("ALTER TABLE intents DROP CONSTRAINT intents_condition_shape_check")
+    db.execute(insert, (user.id,))
+    assert count_rows(db, "intents") == 2
+    assert due_ids(api) == [fine.id]
+
+
 @pytest.mark.parametrize("value", ["1E+200000", "1E-20000"])
 def test_one_unrepresentable_condition_value_does_not_break_due_for_everyone(
     api: Api, db: psycopg.Connection[Any], value: str

@@ -253,6 +253,27 @@ def test_every_tick_query_reads_the_latest_rows_once_and_no_history(
     assert not probes, f"{query} probes once per row: {probes}"
 
 
+@pytest.mark.parametrize("query", ["positions_at_risk", "intents_due"])
+def test_every_tick_query_reads_no_number_out_of_a_json_document(
+    shared_db: psycopg.Connection[Any], query: str
+) -> None:
+    """The thresholds these compare are generated columns, computed once per
+    write (users.alert_threshold, 0040; intents.threshold, 0056): json_decimal
+    (a jsonb lookup, a regular expression and a cast, inlined into the plan)
+    is evaluated for no row or pair on a tick."""
+    row = shared_db.execute(
+        "EXPLAIN (VERBOSE, FORMAT JSON) " + statement(query).sql, EVERY_TICK[query]
+    ).fetchone()
+    assert row is not None
+    reads = [
+        f"{n['Node Type']}: {n[key]}"
+        for n in _nodes(row[0][0]["Plan"])
+        for key in ("Filter", "Join Filter", "Hash Cond", "Output")
+        if "jsonb_typeof" in str(n.get(key, ""))
+    ]
+    assert not reads, f"{query} reads a number out of JSON on every tick: {reads}"
+
+
 def test_every_user_gets_a_signal_alert(shared_db: psycopg.Connection[Any], data: Data) -> None:
     """The fan-outs reached the user: the preloading plan above reads real signal ids."""
     pending = db.alerts.pending_for_user(shared_db, data.user_id)

@@ -93,7 +93,7 @@ def json_decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int | Decimal):
         return Decimal(value) if value >= 0 else None
-    if isinstance(value, str) and DECIMAL_TEXT.fullmatch(value):
+    if isinstance(value, str) and len(value) <= 255 and DECIMAL_TEXT.fullmatch(value):
         return Decimal(value)
     return None
 

@@ -198,6 +198,30 @@ def test_a_snapshot_written_late_into_a_retired_range_is_rolled_up_too(
     )
 
 
+def test_a_value_usd_numeric_cannot_hold_does_not_halt_the_roll_up(
+    db: psycopg.Connection[Any],
+) -> None:
+    """positions' check (is_asset_list) stores a valueUSD string of 140,000
+    digits, as psql or the TypeScript app may write it; the roll-up's sum
+    (positions_usd, by json_decimal) raised "value overflows numeric format"
+    on it, and retention stopped for every user. It counts as no number now
+    (0055), for that asset alone."""
+    partitioned_for_a_year(db)
+    owner = user(db, 9)
+    day = START + timedelta(days=3)
+    db.execute(
+        "INSERT INTO positions (user_id, wallet_address, protocol, chain_id, health_factor,"
+        " collateral, debt, snapshot_at) VALUES (%s, %s, 'aave-v3', 1, 1.5, jsonb_build_array("
+        " jsonb_build_object('symbol', 'ETH', 'amount', '1', 'valueUSD', repeat('9', 140000)),"
+        " jsonb_build_object('symbol', 'DAI', 'amount', '5', 'valueUSD', '5')), '[]', %s)",
+        (owner, wallet(9), day),
+    )
+    retired = sync.maintenance.retire(db, retention=NOW - month_after(START) - timedelta(days=1))
+    assert [(r.snapshots, r.days) for r in retired] == [(1, 1)]
+    row = db.execute("SELECT last_collateral_usd FROM positions_daily").fetchone()
+    assert row == (Decimal(5),)
+
+
 def test_a_run_stopped_after_the_detach_is_finished_by_the_next(
     db: psycopg.Connection[Any],
 ) -> None:

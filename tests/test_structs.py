@@ -30,8 +30,13 @@ TABLES = {
 
 #: Columns a row struct leaves out on purpose: positions.write_seq only breaks ties
 #: of snapshot_at in the queries' "latest" rule (migration 0023); it is no data.
-#: users.alert_threshold is preferences' threshold again, generated for at_risk (0040).
-INTERNAL = {"positions": ("write_seq",), "users": ("alert_threshold",)}
+#: users.alert_threshold is preferences' threshold again, generated for at_risk (0040);
+#: intents.threshold is condition's value again, generated for due (0056).
+INTERNAL = {
+    "positions": ("write_seq",),
+    "users": ("alert_threshold",),
+    "intents": ("threshold",),
+}
 
 
 def fields_of(cls: type) -> dict[str, Any]:
