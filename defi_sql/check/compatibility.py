@@ -34,33 +34,27 @@ def new_code_before(
         failing.add(stmt.name)
         if stmt.deploy_after != forward.stem:
             problems.append(
-                (
-                    stmt.name,
-                    Problem(
-                        location(stmt),
-                        "warning",
-                        "compatibility",
-                        f"{stmt.name} fails on the schema before {forward.stem} (new code "
-                        f"before the migration): {message_of(exc)}; deploy it after "
-                        f"migrating, and say so: `-- deploy after: {forward.stem}`",
-                    ),
+                _warning(
+                    stmt,
+                    f"{stmt.name} fails on the schema before {forward.stem} (new code "
+                    f"before the migration): {message_of(exc)}; deploy it after "
+                    f"migrating, and say so: `-- deploy after: {forward.stem}`",
                 )
             )
     for stmt in statements.values():
         if stmt.deploy_after == forward.stem and stmt.name not in failing:
             problems.append(
-                (
-                    stmt.name,
-                    Problem(
-                        location(stmt),
-                        "warning",
-                        "compatibility",
-                        f"{stmt.name} says `deploy after: {forward.stem}` but runs on the "
-                        "schema before it; drop the line.",
-                    ),
+                _warning(
+                    stmt,
+                    f"{stmt.name} says `deploy after: {forward.stem}` but runs on the "
+                    "schema before it; drop the line.",
                 )
             )
     return problems
+
+
+def _warning(stmt: Statement, message: str) -> tuple[str, Problem]:
+    return stmt.name, Problem(location(stmt), "warning", "compatibility", message)
 
 
 def unknown_migrations(
