@@ -253,6 +253,36 @@ def test_every_tick_query_reads_the_latest_rows_once_and_no_history(
     assert not probes, f"{query} probes once per row: {probes}"
 
 
+def _hashed(node: dict[str, Any]) -> Iterator[str]:
+    """The tables a Hash node builds from directly (through scans, filters and
+    subquery scans, not through another join): the sides hashed in memory."""
+    for child in node.get("Plans", []):
+        if node["Node Type"] == "Hash":
+            below = child
+            while "Relation Name" not in below and len(below.get("Plans", [])) == 1:
+                below = below["Plans"][0]
+            if "Relation Name" in below:
+                yield below["Relation Name"]
+        yield from _hashed(child)
+
+
+def test_due_intents_hash_the_intents_and_stream_the_latest_rows(
+    shared_db: psycopg.Connection[Any], data: Data
+) -> None:
+    """intents_due builds its hash from the active intents' narrow columns and
+    streams positions_latest past it: hashing positions_latest (one row per
+    user and protocol, 150,000 at 100,000 users) outgrew work_mem and took
+    1.35x as long at that size (bench/README.md, every-tick risk queries)."""
+    row = shared_db.execute("EXPLAIN (FORMAT JSON) " + statement("intents_due").sql).fetchone()
+    assert row is not None
+    plan = row[0][0]["Plan"]
+    hashed = set(_hashed(plan))
+    assert "positions_latest" not in hashed, (
+        f"hashes positions_latest: {_describe(list(_nodes(plan)))}"
+    )
+    assert "intents" in hashed, _describe(list(_nodes(plan)))
+
+
 @pytest.mark.parametrize("query", ["positions_at_risk", "intents_due"])
 def test_every_tick_query_reads_no_number_out_of_a_json_document(
     shared_db: psycopg.Connection[Any], query: str

@@ -56,6 +56,12 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 -- health factor (no debt, so never liquidatable) counts as infinitely high:
 -- "> x" and ">= x" hold on it, "< x" and "<= x" never do. One statement,
 -- oldest intent first.
+-- The join hashes the active intents' narrow columns (the subquery's, about
+-- 80 bytes each) and streams positions_latest past them, then picks the due
+-- ones' rows by (user_id, id). An EXISTS per intent hashes positions_latest
+-- instead, which outgrows work_mem at 100,000 users (150,000 latest rows, two
+-- batches) and took 1.35x as long there (bench/README.md, "every-tick risk
+-- queries").
 -- Not 'replica: ok': an intent it returns is triggered at once (a repay, a
 -- withdrawal), on the newest snapshot the primary has (docs/scale-out.md).
 -- shards: multi, the intents tick: every user's due intents
@@ -64,24 +70,28 @@ RETURNING id, user_id, protocol, chain_id, condition, action, status, triggered_
 SELECT i.id, i.user_id, i.protocol, i.chain_id, i.condition, i.action, i.status,
        i.triggered_at, i.executed_at, i.expires_at, i.created_at, i.updated_at
   FROM intents AS i
- WHERE i.status = 'active'
-   AND (i.expires_at IS NULL OR i.expires_at > now())
-   -- (condition.metric is healthFactor or absent: intents_condition_shape_check;
-   -- saying it again here made the planner expect 1% of the active intents)
-   AND EXISTS (
-        SELECT 1
-          FROM positions_latest AS p
+ WHERE (i.user_id, i.id) IN (
+        SELECT a.user_id, a.id
+          FROM (SELECT id, user_id, protocol, chain_id, threshold,
+                       condition ->> 'operator' AS operator
+                  FROM intents
+                 WHERE status = 'active'
+                   AND (expires_at IS NULL OR expires_at > now())
+                   -- (condition.metric is healthFactor or absent:
+                   -- intents_condition_shape_check; saying it again here
+                   -- made the planner expect 1% of the active intents)
+               ) AS a
+          JOIN positions_latest AS p ON p.user_id = a.user_id
          CROSS JOIN LATERAL (
                 SELECT coalesce(p.health_factor, 'Infinity') AS health_factor
                ) AS latest
-         WHERE p.user_id = i.user_id
-           AND (i.protocol IS NULL OR p.protocol = i.protocol)
-           AND (i.chain_id IS NULL OR p.chain_id = i.chain_id)
-           AND CASE i.condition ->> 'operator'
-                   WHEN '<'  THEN latest.health_factor <  i.threshold
-                   WHEN '<=' THEN latest.health_factor <= i.threshold
-                   WHEN '>'  THEN latest.health_factor >  i.threshold
-                   WHEN '>=' THEN latest.health_factor >= i.threshold
+         WHERE (a.protocol IS NULL OR p.protocol = a.protocol)
+           AND (a.chain_id IS NULL OR p.chain_id = a.chain_id)
+           AND CASE a.operator
+                   WHEN '<'  THEN latest.health_factor <  a.threshold
+                   WHEN '<=' THEN latest.health_factor <= a.threshold
+                   WHEN '>'  THEN latest.health_factor >  a.threshold
+                   WHEN '>=' THEN latest.health_factor >= a.threshold
                    ELSE false
                END
        )
