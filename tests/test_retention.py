@@ -26,10 +26,6 @@ NOW = datetime.now(UTC)
 START = datetime(NOW.year - 1, NOW.month, 1, tzinfo=UTC)
 
 
-def month_after(moment: datetime) -> datetime:
-    return month_start(moment, 1)
-
-
 def partitioned_for_a_year(conn: psycopg.Connection[Any]) -> list[datetime]:
     """Replace the (empty) legacy partition by monthly ones from START; their starts."""
     return by_month(conn, START, month_start(NOW, 1))
@@ -72,7 +68,7 @@ def test_old_partitions_are_rolled_up_and_dropped_and_history_says_so(
             snap(active, NOW - timedelta(days=1), "1.1"),  # kept
         ],
     )
-    retention = NOW - month_after(month_after(START)) - timedelta(days=1)  # two months go
+    retention = NOW - month_start(START, 2) - timedelta(days=1)  # two months go
     retired = sync.maintenance.retire(db, retention=retention)
     assert [r.partition_name for r in retired] == [
         f"positions_{starts[0]:%Y_%m}",
@@ -84,7 +80,7 @@ def test_old_partitions_are_rolled_up_and_dropped_and_history_says_so(
     first_day = sync.positions.history(db, old_user, START, START + timedelta(days=10))
     assert first_day.source == "rollups"
     assert first_day.snapshots == []
-    assert first_day.snapshots_since == month_after(month_after(START))
+    assert first_day.snapshots_since == month_start(START, 2)
     d = first_day.days[0]
     assert (d.day, d.snapshots) == (day.date(), 3)
     assert (d.first_health_factor, d.last_health_factor, d.min_health_factor) == (
@@ -188,9 +184,9 @@ def test_a_snapshot_written_late_into_a_retired_range_is_rolled_up_too(
         real(conn, name)
 
     monkeypatch.setattr(sync.maintenance, "_detach", late_writer_first)
-    retired = sync.maintenance.retire(db, retention=NOW - month_after(START) - timedelta(days=1))
+    retired = sync.maintenance.retire(db, retention=NOW - month_start(START, 1) - timedelta(days=1))
     assert [(r.snapshots, r.days) for r in retired] == [(2, 1)]
-    [d] = sync.positions.history(db, owner, START, month_after(START)).days
+    [d] = sync.positions.history(db, owner, START, month_start(START, 1)).days
     assert (d.snapshots, d.last_health_factor, d.min_health_factor) == (
         2,
         Decimal("0.9"),
@@ -216,7 +212,7 @@ def test_a_value_usd_numeric_cannot_hold_does_not_halt_the_roll_up(
         " jsonb_build_object('symbol', 'DAI', 'amount', '5', 'valueUSD', '5')), '[]', %s)",
         (owner, wallet(9), day),
     )
-    retired = sync.maintenance.retire(db, retention=NOW - month_after(START) - timedelta(days=1))
+    retired = sync.maintenance.retire(db, retention=NOW - month_start(START, 1) - timedelta(days=1))
     assert [(r.snapshots, r.days) for r in retired] == [(1, 1)]
     row = db.execute("SELECT last_collateral_usd FROM positions_daily").fetchone()
     assert row == (Decimal(5),)
@@ -258,7 +254,7 @@ def test_ties_on_snapshot_at_are_broken_as_latest_breaks_them(
     assert [p.health_factor for p in ordered] == [
         Decimal(x) for x in ("1.80", "1.90", "1.30", "1.40")
     ]
-    retention = NOW - month_after(START) - timedelta(days=1)
+    retention = NOW - month_start(START, 1) - timedelta(days=1)
     assert [r.snapshots for r in sync.maintenance.retire(db, retention=retention)] == [4]
     (d,) = sync.positions.history(db, owner, START, START + timedelta(days=10)).days
     assert (d.snapshots, d.first_health_factor, d.last_health_factor) == (
