@@ -7,7 +7,7 @@ import random
 from dataclasses import asdict
 from typing import Any, cast
 
-from bench import replicas, summary
+from bench import latency, replicas, summary
 from defi_sql.sync.router import Session
 
 from .conftest import REPO
@@ -34,6 +34,14 @@ def test_the_readme_shows_exactly_the_committed_summary() -> None:
     for cells in rows.values():
         assert cells[2].endswith(" runs)")
         assert int(cells[2].rsplit("(", 1)[1].split()[0]) >= summary.MIN_RUNS
+
+
+def test_the_set_based_headline_counts_the_set_based_queries_there_are() -> None:
+    """Its target was once 5 of a section that holds 4: a figure that could not be met."""
+    kinds = [q.kind for q in latency.QUERIES]
+    assert kinds.count("set") == summary.SET_BASED
+    [headline] = [h for h in summary.HEADLINES if h.label.startswith("set-based queries")]
+    assert headline.label.endswith(f"(of {kinds.count('set')})")
 
 
 def test_a_figure_is_the_median_of_the_runs_with_their_range() -> None:
